@@ -1,0 +1,1 @@
+"""Connectors: one per kind of OPD source system, each publishing the shared envelope."""

@@ -1,0 +1,188 @@
+"""Configuration: config/opdbus.yaml, an optional overlay file, then environment variables.
+
+Precedence (last wins): the shipped YAML, the file named by OPDBUS_CONFIG, then
+OPDBUS_<SECTION>__<KEY>[__<KEY>...] variables. In the librdkafka sections an underscore in the
+key stands for a dot, so OPDBUS_KAFKA__SASL_PASSWORD sets kafka["sasl.password"].
+"""
+
+from __future__ import annotations
+
+import copy
+import getpass
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_FILE = REPO_ROOT / "config" / "opdbus.yaml"
+ENV_PREFIX = "OPDBUS_"
+LIBRDKAFKA_SECTIONS = ("kafka", "producer", "consumer")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or malformed; the message names the key."""
+
+
+def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _deep_merge(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+    return base
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {path} does not exist") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+    return data
+
+
+def _coerce(raw: str, like: Any) -> Any:
+    """Give an environment string the type of the value it replaces."""
+    if isinstance(like, bool):
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"expected true/false, got {raw!r}")
+    if isinstance(like, int):
+        return int(raw)
+    if isinstance(like, float):
+        return float(raw)
+    if isinstance(like, list):
+        return [item.strip() for item in raw.split(",") if item.strip()]
+    return raw
+
+
+def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        parts = name[len(ENV_PREFIX) :].lower().split("__")
+        node: dict[str, Any] = data
+        for depth, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if not isinstance(child, dict):
+                path = ".".join(parts[: depth + 1])
+                raise ConfigError(f"{name}: no config section {path!r}")
+            node = child
+        leaf = parts[-1]
+        if parts[0] in LIBRDKAFKA_SECTIONS and len(parts) == 2:
+            leaf = leaf.replace("_", ".")
+        try:
+            node[leaf] = _coerce(raw, node.get(leaf, ""))
+        except (ConfigError, ValueError) as exc:
+            raise ConfigError(f"{name}: {exc}") from exc
+
+
+def load(environ: Mapping[str, str] | None = None) -> Config:
+    environ = os.environ if environ is None else environ
+    data = _read_yaml(DEFAULT_FILE)
+    overlay = environ.get("OPDBUS_CONFIG")
+    if overlay:
+        _deep_merge(data, _read_yaml(Path(overlay)))
+    _apply_env(data, environ)
+    return Config(data, environ)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The merged configuration plus the endpoints derived from it."""
+
+    data: dict[str, Any]
+    environ: Mapping[str, str]
+
+    def section(self, name: str) -> dict[str, Any]:
+        value = self.data.get(name)
+        if not isinstance(value, dict):
+            raise ConfigError(f"config section {name!r} is missing")
+        return value
+
+    @property
+    def stack(self) -> dict[str, Any]:
+        return self.section("stack")
+
+    @cached_property
+    def state_dir(self) -> Path:
+        configured = self.stack.get("state_dir") or ""
+        return Path(configured or f"/var/tmp/opdbus-{getpass.getuser()}").resolve()
+
+    @cached_property
+    def cache_dir(self) -> Path:
+        """Downloads (the Java services' jars), shared by every state dir of this user."""
+        configured = self.stack.get("cache_dir") or ""
+        xdg = self.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(configured or Path(xdg) / "opdbus").resolve()
+
+    @property
+    def bootstrap_servers(self) -> str:
+        configured = self.section("kafka").get("bootstrap.servers")
+        kafka = self.stack["kafka"]
+        return configured or f"{kafka['host']}:{kafka['port']}"
+
+    @property
+    def registry_url(self) -> str:
+        configured = self.section("registry").get("url")
+        registry = self.stack["registry"]
+        return configured or f"http://{registry['host']}:{registry['port']}/apis/ccompat/v7"
+
+    @property
+    def prometheus_url(self) -> str:
+        prometheus = self.stack["prometheus"]
+        return f"http://{prometheus['host']}:{prometheus['port']}"
+
+    def postgres_password(self) -> str:
+        section = self.section("postgres")
+        if section.get("password"):
+            return str(section["password"])
+        password_file = section.get("password_file") or self.state_dir / "secrets" / "postgres"
+        try:
+            return Path(password_file).read_text(encoding="utf-8").strip()
+        except FileNotFoundError as exc:
+            raise ConfigError(
+                f"no PostgreSQL password: set OPDBUS_POSTGRES__PASSWORD, postgres.password_file, "
+                f"or run `opdbus stack up` to create {password_file}"
+            ) from exc
+
+    def postgres_url(self, database: str = "opdbus") -> str:
+        configured = self.section("postgres").get("url")
+        if configured:
+            return urlsplit(configured)._replace(path=f"/{database}").geturl()
+        pg = self.stack["postgres"]
+        return (
+            f"postgresql://{pg['superuser']}:{self.postgres_password()}"
+            f"@{pg['host']}:{pg['port']}/{database}"
+        )
+
+    def librdkafka(self, role: str | None = None) -> dict[str, Any]:
+        """Client properties, librdkafka names unchanged: the shared `kafka` section plus the
+        role's section ('producer' or 'consumer'); no role for an admin client."""
+        props = {k: v for k, v in self.section("kafka").items() if v != ""}
+        if role:
+            props.update(self.section(role))
+        props["bootstrap.servers"] = self.bootstrap_servers
+        return props
+
+    def registry_client_conf(self) -> dict[str, Any]:
+        conf: dict[str, Any] = {"url": self.registry_url}
+        auth = self.section("registry").get("basic_auth_user_info")
+        if auth:
+            conf["basic.auth.user.info"] = auth
+        return conf
+
+    @property
+    def topics(self) -> dict[str, dict[str, Any]]:
+        return self.section("topics")

@@ -1,0 +1,58 @@
+"""Kafka clients with DESIGN.md's settings, and topic declaration.
+
+Producer properties come from config (idempotent, acks=all, murmur2_random so that Java,
+aiokafka/faust and librdkafka put a key in the same partition). Keys are plain UTF-8 strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from opdbus.config import Config
+
+
+def make_producer(config: Config, **overrides: Any) -> Producer:
+    return Producer({**config.librdkafka("producer"), **overrides})
+
+
+def make_consumer(config: Config, group_id: str, **overrides: Any) -> Consumer:
+    return Consumer({**config.librdkafka("consumer"), "group.id": group_id, **overrides})
+
+
+def make_admin(config: Config) -> AdminClient:
+    return AdminClient(config.librdkafka())
+
+
+def topic_spec(name: str, partitions: int, compacted: bool = False) -> NewTopic:
+    settings = {"cleanup.policy": "compact"} if compacted else {}
+    return NewTopic(name, num_partitions=partitions, replication_factor=-1, config=settings)
+
+
+def ensure_topics(
+    admin: AdminClient, specs: Iterable[NewTopic], timeout_s: float = 30
+) -> list[str]:
+    """Create the topics that do not exist yet; returns the names created."""
+    created = []
+    futures = admin.create_topics(list(specs), request_timeout=timeout_s)
+    for name, future in futures.items():
+        try:
+            future.result(timeout=timeout_s)
+            created.append(name)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+    return created
+
+
+def declared_topics(config: Config) -> list[NewTopic]:
+    """Every topic in config `topics`, with the stack's partition count (equal counts keep
+    joined topics co-partitioned)."""
+    partitions = int(config.stack["kafka"]["num_partitions"])
+    return [
+        topic_spec(name, partitions, bool(spec.get("compacted")))
+        for name, spec in config.topics.items()
+    ]

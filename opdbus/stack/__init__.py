@@ -1,0 +1,1 @@
+"""Local stack manager: Kafka, Apicurio Registry, PostgreSQL and Prometheus without Docker."""

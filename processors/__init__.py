@@ -1,0 +1,1 @@
+"""Processors (faust): validate, enrich with population, protect personal data."""

@@ -1,0 +1,1 @@
+"""Sinks: integrated topics into the unified PostgreSQL view, exactly once."""
