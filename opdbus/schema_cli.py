@@ -69,6 +69,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("action", choices=["check", "register"])
     parser.add_argument(
-        "--level", choices=[level.value for level in compatibility.Level], help="default: registry.compatibility"
+        "--level",
+        choices=[level.value for level in compatibility.Level],
+        help="default: registry.compatibility",
     )
     parser.set_defaults(run=_run)
