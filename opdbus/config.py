@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import yaml
 
@@ -144,11 +144,17 @@ class Config:
         prometheus = self.stack["prometheus"]
         return f"http://{prometheus['host']}:{prometheus['port']}"
 
-    def postgres_password(self) -> str:
+    def postgres_password(self) -> str | None:
+        """From postgres.password (env), postgres.password_file, or the local stack's secret.
+        None for an external server without one: libpq's PGPASSWORD or .pgpass then apply."""
         section = self.section("postgres")
         if section.get("password"):
             return str(section["password"])
-        password_file = section.get("password_file") or self.state_dir / "secrets" / "postgres"
+        external = bool(section.get("url"))
+        default_file = "" if external else self.state_dir / "secrets" / "postgres"
+        password_file = section.get("password_file") or default_file
+        if not password_file:
+            return None
         try:
             return Path(password_file).read_text(encoding="utf-8").strip()
         except FileNotFoundError as exc:
@@ -158,14 +164,16 @@ class Config:
             ) from exc
 
     def postgres_url(self, database: str = "opdbus") -> str:
+        """A libpq URL for database, password included (redact before printing)."""
         configured = self.section("postgres").get("url")
-        if configured:
-            return urlsplit(configured)._replace(path=f"/{database}").geturl()
         pg = self.stack["postgres"]
-        return (
-            f"postgresql://{pg['superuser']}:{self.postgres_password()}"
-            f"@{pg['host']}:{pg['port']}/{database}"
-        )
+        parts = urlsplit(configured or f"postgresql://{pg['superuser']}@{pg['host']}:{pg['port']}")
+        password = self.postgres_password()
+        netloc = parts.netloc
+        if password and parts.password is None:
+            user, _, host = netloc.rpartition("@")
+            netloc = f"{user}:{quote(password, safe='')}@{host}"
+        return parts._replace(netloc=netloc, path=f"/{database}").geturl()
 
     def librdkafka(self, role: str | None = None) -> dict[str, Any]:
         """Client properties, librdkafka names unchanged: the shared `kafka` section plus the
