@@ -71,9 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     init.set_defaults(run=_init)
 
-    from opdbus import demo, schema_cli  # here, so `opdbus --help` stays fast
+    # Imported here, so `opdbus --help` stays fast.
+    from opdbus import demo, schema_cli
+    from opdbus.connectors import runner
 
     schema_cli.add_parser(sub)
+    runner.add_parser(sub)
     demo.add_parser(sub)
     return parser
 

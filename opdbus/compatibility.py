@@ -13,14 +13,14 @@ as fastavro (our decoder) and Avro Java (the registry) do.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from opdbus.schemas import SCHEMAS_DIR, entities, subject_versions
 
 
-class Level(str, Enum):
+class Level(StrEnum):
     BACKWARD = "BACKWARD"
     BACKWARD_TRANSITIVE = "BACKWARD_TRANSITIVE"
     FORWARD = "FORWARD"

@@ -40,7 +40,7 @@ def sample_citizen() -> dict[str, Any]:
         "jenis_kelamin": "P",
         "kode_kelurahan": "61.71.01.1002",
         "status": "HIDUP",
-        "updated_at": dt.datetime.now(dt.timezone.utc),
+        "updated_at": dt.datetime.now(dt.UTC),
     }
 
 

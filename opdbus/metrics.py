@@ -1,11 +1,12 @@
-"""Prometheus metrics every stage shares (prefix opdbus_, counters end in _total).
+"""Prometheus metrics every stage shares (prefix opdbus_, counters end in _total, durations
+are _seconds histograms).
 
-Label values stay bounded: stage, topic, reason; never a NIK or an event id.
+Label values stay bounded: stage, source, topic, reason; never a NIK or an event id.
 """
 
 from __future__ import annotations
 
-from prometheus_client import Counter, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from opdbus.config import Config
 
@@ -13,6 +14,32 @@ EVENTS_OUT = Counter(
     "opdbus_events_out_total",
     "Events a stage wrote to Kafka and Kafka acknowledged",
     ["stage", "topic"],
+)
+EVENTS_FAILED = Counter(
+    "opdbus_events_failed_total",
+    "Events a stage could not publish (delivery errors, retried) or rejected (dead-lettered)",
+    ["stage", "topic", "reason"],
+)
+DEAD_LETTERS = Counter(
+    "opdbus_dlq_events_total",
+    "Events parked in a dead-letter topic, by the rule they broke",
+    ["stage", "reason"],
+)
+SOURCE_LAST_EVENT = Gauge(
+    "opdbus_source_last_event_timestamp_seconds",
+    "Source commit time of the newest event published from a source (freshness = now - this)",
+    ["source"],
+)
+SOURCE_TO_ACK = Histogram(
+    "opdbus_source_to_ack_seconds",
+    "Delay from the source's commit to Kafka's acknowledgement of the event",
+    ["source"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60),
+)
+SLOT_LAG = Gauge(
+    "opdbus_replication_slot_lag_bytes",
+    "WAL bytes a CDC source's replication slot holds back (current LSN - confirmed flush LSN)",
+    ["source", "slot"],
 )
 
 

@@ -40,6 +40,8 @@ def register(config: Config) -> dict[str, list[int]]:
     client.set_compatibility(level=level)
     registered: dict[str, list[int]] = {}
     for topic, spec in config.topics.items():
+        if not spec.get("schema"):  # dead-letter topics carry the failed input as it came
+            continue
         name = subject(topic)
         client.set_compatibility(subject_name=name, level=level)
         registered[name] = [

@@ -17,7 +17,7 @@ def penduduk_event(nik: str = "6171015203900001", position: str = "0/16B3748") -
         "jenis_kelamin": "P",
         "kode_kelurahan": "61.71.01.1002",
         "status": "HIDUP",
-        "updated_at": dt.datetime(2026, 11, 1, 8, 30, tzinfo=dt.timezone.utc),
+        "updated_at": dt.datetime(2026, 11, 1, 8, 30, tzinfo=dt.UTC),
     }
     source = Source("disdukcapil", "siak", "siak", "penduduk", position, 1793521800000, "7781")
     return make_event("c", source, after=citizen, now_ms=1793521800123)

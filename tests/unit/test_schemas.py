@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from opdbus.schemas import (
 
 SHIPPED = ["anggaran", "kinerja", "penduduk", "permohonan", "realisasi", "riwayat_status", "target"]
 NAMESPACE = "id.go.pontianak.opdbus"
-UTC = timezone.utc
+UTC = UTC
 WHEN = datetime(2025, 3, 14, 2, 30, 15, 123000, tzinfo=UTC)
 
 # One realistic row per entity, as the `after` of an event.
