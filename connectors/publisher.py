@@ -49,6 +49,8 @@ class Publisher:
         self.dlq_topic = config.section("dead_letters")["connectors"]
         self._encoders: dict[str, Encoder] = {}
         self._batch = _Batch()
+        self._counters: dict[str, Any] = {}
+        self._source_metrics = (SOURCE_TO_ACK.labels(source), SOURCE_LAST_EVENT.labels(source))
 
     def entity(self, topic: str) -> str:
         spec = self.config.topics.get(topic)
@@ -76,20 +78,30 @@ class Publisher:
         return encoder
 
     def _on_delivery(self, source_ts_ms: int | None):
+        # Bound to the batch it was sent in: a delivery that arrives after a timed-out commit
+        # must not count towards the next batch.
+        batch = self._batch
+        to_ack, last_event = self._source_metrics
+
         def done(err: KafkaError | None, msg: Message) -> None:
             if err is not None:
-                self._batch.errors.append(f"{msg.topic()}: {err.str()}")
+                batch.errors.append(f"{msg.topic()}: {err.str()}")
                 EVENTS_FAILED.labels(STAGE, msg.topic(), "delivery").inc()
                 return
-            self._batch.acked += 1
-            EVENTS_OUT.labels(STAGE, msg.topic()).inc()
+            batch.acked += 1
+            self._topic_counter(msg.topic()).inc()
             if source_ts_ms is not None:
-                SOURCE_TO_ACK.labels(self.source).observe(
-                    max(0.0, time.time() - source_ts_ms / 1000)
-                )
-                SOURCE_LAST_EVENT.labels(self.source).set(source_ts_ms / 1000)
+                to_ack.observe(max(0.0, time.time() - source_ts_ms / 1000))
+                last_event.set(source_ts_ms / 1000)
 
         return done
+
+    def _topic_counter(self, topic: str):
+        """Labelled children cached: prometheus-client's labels() costs microseconds a call."""
+        counter = self._counters.get(topic)
+        if counter is None:
+            counter = self._counters[topic] = EVENTS_OUT.labels(STAGE, topic)
+        return counter
 
     def _produce(self, topic: str, key: str, value: bytes | None, headers=None, ts_ms=None) -> None:
         callback = self._on_delivery(ts_ms)

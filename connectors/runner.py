@@ -14,9 +14,8 @@ import signal
 import threading
 from typing import Any, Protocol
 
-from opdbus.connectors.publisher import Publisher
-
 from opdbus.config import Config, ConfigError
+from opdbus.connectors.publisher import Publisher
 from opdbus.metrics import serve
 
 KINDS = {

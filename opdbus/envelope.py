@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal
 
 Op = Literal["c", "u", "d", "r"]
@@ -56,7 +56,16 @@ def make_event(
         "op": op,
         "before": before,
         "after": after,
-        "source": asdict(source),
+        "source": {  # built by hand: dataclasses.asdict costs ~20 µs an event on the hot path
+            "opd": source.opd,
+            "system": source.system,
+            "database": source.database,
+            "table": source.table,
+            "position": source.position,
+            "tx_id": source.tx_id,
+            "ts_ms": source.ts_ms,
+            "snapshot": source.snapshot,
+        },
         "ts_ms": int(time.time() * 1000) if now_ms is None else now_ms,
         "event_id": event_id(source),
     }

@@ -42,6 +42,23 @@ SLOT_LAG = Gauge(
     ["source", "slot"],
 )
 
+# Processors: processed, enriched, unmatched, waiting, latency (DLQ counts use DEAD_LETTERS).
+PROCESSED = Counter(
+    "opdbus_processor_events_total",
+    "Input events the processors handled, by input topic and outcome",
+    ["topic", "outcome"],
+)
+WAITING = Gauge(
+    "opdbus_processor_waiting_events",
+    "Events waiting in state for their NIK's population record (this worker's partitions)",
+)
+PROCESSING_SECONDS = Histogram(
+    "opdbus_processor_processing_seconds",
+    "Time from an event's source commit to its integrated output being sent",
+    ["output"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 300, 900),
+)
+
 
 def serve(config: Config, component: str) -> int:
     """Serve /metrics for component on its configured port; returns the port."""

@@ -24,7 +24,11 @@ from opdbus.schemas import (
     subject_versions,
 )
 
-SHIPPED = ["anggaran", "kinerja", "penduduk", "permohonan", "realisasi", "riwayat_status", "target"]
+# What OPD systems publish (namespace of the producing OPD) and what the processors publish
+# on integrated.* (namespace "integrated").
+RAW = ["anggaran", "kinerja", "penduduk", "permohonan", "realisasi", "riwayat_status", "target"]
+INTEGRATED = ["capaian_kinerja", "keuangan", "penduduk_pseudonim", "perencanaan", "perizinan"]
+SHIPPED = sorted(RAW + INTEGRATED)
 NAMESPACE = "id.go.pontianak.opdbus"
 UTC = UTC
 WHEN = datetime(2025, 3, 14, 2, 30, 15, 123000, tzinfo=UTC)
@@ -93,6 +97,54 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "target": 85.0,
         "arah": "TURUN",
     },
+    "perizinan": {
+        "id_permohonan": 1201,
+        "nomor_permohonan": "PBG-2025-000123",
+        "jenis_izin": "PBG",
+        "kode_kelurahan": "61.71.01.1002",
+        "kode_kecamatan": "61.71.01",
+        "status": "TERBIT",
+        "tanggal_pengajuan": datetime(2025, 2, 3, 1, 0, tzinfo=UTC),
+        "tanggal_keputusan": WHEN,
+        "updated_at": WHEN,
+        "kanal": None,
+        "nik_pseudonim": "9f" * 32,
+        "kunci_pseudonim": "k1",
+        "pemohon": {
+            "kelompok_umur": "35-39",
+            "jenis_kelamin": "L",
+            "kode_kecamatan": "61.71.02",
+            "kode_kelurahan": "61.71.02.1003",
+            "status": None,
+        },
+        "pencocokan": "COCOK",
+        "menunggu_ms": 0,
+    },
+    "keuangan": {
+        "jenis": "REALISASI",
+        "id": 9001,
+        "tahun": 2025,
+        "kode_opd": "dinkes",
+        "kode_program": None,
+        "kode_kegiatan": "1.02.02.2.01",
+        "nama_kegiatan": None,
+        "nilai": Decimal("45750000.50"),
+        "rencana_kas": None,
+        "tanggal": date(2025, 3, 14),
+        "nomor_sp2d": "0123/SP2D/LS/2025",
+        "uraian": "Belanja obat-obatan",
+        "updated_at": WHEN,
+    },
+    "penduduk_pseudonim": {
+        "nik_pseudonim": "3a" * 32,
+        "kunci_pseudonim": "k1",
+        "kelompok_umur": "30-34",
+        "jenis_kelamin": "P",
+        "kode_kecamatan": "61.71.01",
+        "kode_kelurahan": "61.71.01.1002",
+        "status": "HIDUP",
+        "updated_at": WHEN,
+    },
     "kinerja": {
         "id": "esakip-2025-dinkes-IKU-03-TW1",
         "kode_opd": "dinkes",
@@ -105,6 +157,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "dilaporkan_pada": WHEN,
     },
 }
+SAMPLES["perencanaan"] = SAMPLES["target"]
+SAMPLES["capaian_kinerja"] = SAMPLES["kinerja"]
 
 
 def record(name: str = "Benda", namespace: str = "test.opdbus", **extra: Any) -> dict[str, Any]:
@@ -166,7 +220,8 @@ def test_every_entity_record_carries_satu_data_metadata() -> None:
                 f"konsep {metadata['konsep']}; satuan {metadata['satuan']}; "
                 f"periode {metadata['periode']}."
             ) in entity_record["doc"], where
-            assert entity_record["namespace"] == f"{NAMESPACE}.{metadata['produsen']}", where
+            stage = "integrated" if entity in INTEGRATED else metadata["produsen"]
+            assert entity_record["namespace"] == f"{NAMESPACE}.{stage}", where
 
 
 def test_composed_envelope_follows_the_debezium_shape_and_naming() -> None:

@@ -1,0 +1,251 @@
+"""Processor throughput with a city-sized population in state (issue 4's benchmark).
+
+    .venv/bin/python benchmarks/processor.py [--citizens 690000] [--applications 100000]
+
+On the running local stack, in topics of its own: produces --citizens population events and
+--applications licence applications (each naming a known citizen), then times one processor
+worker (RocksDB store) building the population state from scratch and enriching the
+applications. The baseline, measured in the same run on the same topic, is Kafka's own
+ConsumerPerformance reading the population topic. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import yaml
+from confluent_kafka import TopicPartition
+from confluent_kafka.schema_registry import SchemaRegistryClient
+
+from opdbus import config as config_module
+from opdbus import schemas
+from opdbus.envelope import Source, make_event
+from opdbus.kafka import ensure_topics, make_admin, make_consumer, make_producer, topic_spec
+from opdbus.serde import AvroSerde
+from opdbus.stack import distribution
+from opdbus.stack.manager import Stack
+
+PARTITIONS = 6
+KELURAHAN = ["61.71.01.1002", "61.71.02.1003", "61.71.03.1001", "61.71.04.1002", "61.71.05.1001"]
+
+
+def nik(i: int) -> tuple[str, dt.date, str]:
+    """A valid, unique Pontianak NIK for index i, with its birth date and sex."""
+    born = dt.date(1950, 1, 1) + dt.timedelta(days=i % 25000)
+    female = i % 2 == 0
+    day = born.day + (40 if female else 0)
+    return (
+        f"6171{1 + i % 6:02d}{day:02d}{born.month:02d}{born.year % 100:02d}{i // 25000 + 1:04d}",
+        born,
+        "P" if female else "L",
+    )
+
+
+def produce(config, topic: str, entity: str, rows, key_of, serde: AvroSerde) -> float:
+    encoder = serde.encoder(f"{topic}-value", schemas.current(entity), register=True)
+    producer = make_producer(config, **{"linger.ms": 50, "batch.size": 1_000_000})
+    started = time.monotonic()
+    system = {"penduduk": ("disdukcapil", "siak"), "permohonan": ("dpmptsp", "perizinan")}[entity]
+    for n, row in enumerate(rows):
+        source = Source(*system, system[1], entity, f"bench-{n}", int(time.time() * 1000))
+        value = encoder.encode(make_event("c", source, after=row))
+        while True:
+            try:
+                producer.produce(topic, key=key_of(row).encode(), value=value)
+                break
+            except BufferError:
+                producer.poll(0.1)
+        if n % 10000 == 0:
+            producer.poll(0)
+            print(f"\r  produced {n:,} {entity}", end="", flush=True)
+    producer.flush()
+    print()
+    return time.monotonic() - started
+
+
+def high_watermarks(config, topic: str) -> int:
+    consumer = make_consumer(config, f"bench-{uuid.uuid4().hex[:6]}")
+    try:
+        return sum(
+            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in range(PARTITIONS)
+        )
+    finally:
+        consumer.close()
+
+
+def wait_for(config, topic: str, count: int, label: str, worker: subprocess.Popen) -> float:
+    started = time.monotonic()
+    while (done := high_watermarks(config, topic)) < count:
+        if worker.poll() is not None:
+            sys.exit(f"processor exited with {worker.returncode}")
+        rate = done / max(time.monotonic() - started, 1e-9)
+        print(f"\r  {label}: {done:,}/{count:,} ({rate:,.0f}/s)", end="", flush=True)
+        time.sleep(1)
+    print()
+    return time.monotonic() - started
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):  # peak resident set
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def kafka_consumer_baseline(config, stack: Stack, topic: str, count: int) -> float:
+    libs = distribution.dist_dir(stack.layout) / "kafka-libs"
+    out = (
+        subprocess.run(
+            [
+                distribution.find_java(17),
+                "-cp",
+                f"{libs}/*",
+                "org.apache.kafka.tools.ConsumerPerformance",
+                "--topic",
+                topic,
+                "--messages",
+                str(count),
+                "--bootstrap-server",
+                config.bootstrap_servers,
+                "--timeout",
+                "120000",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+        .split(",")
+    )
+    return float(out[5])  # nMsg.sec
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--citizens", type=int, default=690_000)
+    parser.add_argument("--applications", type=int, default=100_000)
+    args = parser.parse_args()
+    config = config_module.load()
+    stack = Stack(config)
+    run = uuid.uuid4().hex[:6]
+    t = {k: f"bench.{run}.{k}" for k in ("penduduk", "permohonan", "perizinan", "pseudonim")}
+    t["dlq"] = f"bench.{run}.dlq"
+    ensure_topics(
+        make_admin(config),
+        [
+            topic_spec(t["penduduk"], PARTITIONS, compacted=True),
+            *(topic_spec(t[k], PARTITIONS) for k in ("permohonan", "perizinan", "pseudonim")),
+            topic_spec(t["dlq"], 1),
+        ],
+    )
+    serde = AvroSerde(SchemaRegistryClient(config.registry_client_conf()))
+    for kind, entity in (("perizinan", "perizinan"), ("pseudonim", "penduduk_pseudonim")):
+        serde.encoder(f"{t[kind]}-value", schemas.current(entity), register=True)
+
+    print(f"population: {args.citizens:,} citizens")
+    updated = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
+    citizens = (
+        {
+            "nik": n,
+            "no_kk": "6171010101200001",
+            "nama": "Warga",
+            "tanggal_lahir": born,
+            "jenis_kelamin": sex,
+            "kode_kelurahan": KELURAHAN[i % 5],
+            "status": "HIDUP",
+            "updated_at": updated,
+        }
+        for i in range(args.citizens)
+        for n, born, sex in [nik(i)]
+    )
+    produce(config, t["penduduk"], "penduduk", citizens, lambda r: r["nik"], serde)
+    baseline = kafka_consumer_baseline(config, stack, t["penduduk"], args.citizens)
+
+    overlay = {
+        "topics": {
+            t["penduduk"]: {"schema": "penduduk"},
+            t["permohonan"]: {"schema": "permohonan"},
+            t["perizinan"]: {"schema": "perizinan"},
+            t["pseudonim"]: {"schema": "penduduk_pseudonim"},
+            t["dlq"]: {"schema": None},
+        },
+        "dead_letters": {"processors": t["dlq"]},
+        "processors": {
+            "app_id": f"bench-proc-{run}",
+            "routes": {
+                **dict.fromkeys(config.section("processors")["routes"]),
+                t["permohonan"]: {"output": t["perizinan"], "consumer": "dpmptsp"},
+            },
+            "population": {"input": t["penduduk"], "output": t["pseudonim"]},
+        },
+    }
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        yaml.safe_dump(overlay, f)
+    env = {**os.environ, "OPDBUS_CONFIG": f.name}
+    log = open(tempfile.mktemp(prefix="bench-processor-", suffix=".log"), "wb")  # noqa: SIM115
+    worker = subprocess.Popen(
+        [str(Path(sys.executable).parent / "opdbus"), "process", "--log-level", "WARNING"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        build = wait_for(config, t["pseudonim"], args.citizens, "state build", worker)
+        rng = random.Random(7)
+        when = dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
+        apps = (
+            {
+                "id_permohonan": i,
+                "nomor_permohonan": f"PBG-{i}",
+                "jenis_izin": "PBG",
+                "nik_pemohon": nik(rng.randrange(args.citizens))[0],
+                "kode_kelurahan": KELURAHAN[i % 5],
+                "status": "DIAJUKAN",
+                "tanggal_pengajuan": when,
+                "tanggal_keputusan": None,
+                "updated_at": when,
+                "kanal": None,
+            }
+            for i in range(args.applications)
+        )
+        print(f"applications: {args.applications:,}")
+        # Timed from the first application produced: the worker enriches while they arrive.
+        started = time.monotonic()
+        produce(
+            config, t["permohonan"], "permohonan", apps, lambda r: str(r["id_permohonan"]), serde
+        )
+        wait_for(config, t["perizinan"], args.applications, "enrich", worker)
+        enrich = time.monotonic() - started
+        peak = rss_mib(worker.pid)
+    finally:
+        worker.terminate()
+        worker.wait(60)
+        make_admin(config).delete_topics(list(t.values()))
+    print(f"\nKafka ConsumerPerformance (baseline): {baseline:,.0f} msg/s")
+    print(
+        f"population state build: {args.citizens:,} in {build:.1f}s = "
+        f"{args.citizens / build:,.0f} events/s ({args.citizens / build / baseline:.3f} x baseline)"
+        f"  [target <= 60 s]"
+    )
+    print(
+        f"validate+enrich+protect: {args.applications:,} in {enrich:.1f}s = "
+        f"{args.applications / enrich:,.0f} events/s ({args.applications / enrich / baseline:.3f}"
+        f" x baseline)  [target >= 10,000/s per worker]"
+    )
+    print(f"processor peak RSS: {peak:,.0f} MiB  [budget 1,536 MiB]")
+    print(f"(worker log: {log.name})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""The bus's own processes on the local stack: one per connector source, the processor, the
+sink and the lag collector, each an `opdbus` subcommand run in the background like the
+services, with a pid file and a log under the state directory.
+
+`opdbus bus up|down|status` manages them; the demo starts them, `stack down` stops them first.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from opdbus.config import Config
+from opdbus.stack.layout import Layout
+from opdbus.stack.process import ManagedProcess, StackError, http_ok, wait_until
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str  # also its metrics.ports key
+    argv: tuple[str, ...]  # after `opdbus`
+
+
+def components(config: Config) -> list[Component]:
+    """In data-flow order: sources, processor, sink, then the lag collector watching them."""
+    found = [
+        Component(f"connector-{name}", ("connect", name)) for name in config.section("sources")
+    ]
+    found.append(Component("processor", ("process",)))
+    found.append(Component("sink", ("sink",)))
+    found.append(Component("lag-collector", ("lag",)))
+    return found
+
+
+def opdbus_executable() -> str:
+    beside = Path(sys.executable).parent / "opdbus"
+    return str(beside) if beside.exists() else (shutil.which("opdbus") or "opdbus")
+
+
+class Bus:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.layout = Layout(config.state_dir, config.cache_dir)
+        self.host = config.section("metrics")["host"]
+        self.ports = config.section("metrics")["ports"]
+
+    def _process(self, component: Component) -> ManagedProcess:
+        # The marker names this state dir, so another checkout's processes are never touched.
+        return ManagedProcess(component.name, self.layout.run, marker=str(self.layout.root))
+
+    def _metrics_url(self, component: Component) -> str:
+        return f"http://{self.host}:{self.ports[component.name]}/metrics"
+
+    def up(self, progress=print, timeout_s: float = 120) -> None:
+        self.layout.prepare()
+        for component in components(self.config):
+            process = self._process(component)
+            if process.alive():
+                progress(f"{component.name:<24} already running")
+                continue
+            log = self.layout.log(component.name)
+            # --state-dir pins the child to this state dir and, on its command line, marks
+            # the process as ours.
+            argv = [opdbus_executable(), "--state-dir", str(self.layout.root), *component.argv]
+            proc = process.start(argv, log)
+            url = self._metrics_url(component)
+            wait_until(
+                component.name,
+                lambda u=url: http_ok(u),
+                timeout_s,
+                lambda p=proc: p.poll() is None,
+                log,
+            )
+            progress(f"{component.name:<24} started, metrics {url}")
+
+    def down(self, progress=print) -> None:
+        for component in reversed(components(self.config)):
+            if self._process(component).stop(timeout_s=60):
+                progress(f"{component.name:<24} stopped")
+
+    def status(self) -> dict[str, dict[str, object]]:
+        return {
+            c.name: {
+                "state": "up" if self._process(c).alive() else "down",
+                "pid": self._process(c).pid(),
+            }
+            for c in components(self.config)
+        }
+
+    def require_running(self) -> None:
+        down = [name for name, s in self.status().items() if s["state"] != "up"]
+        if down:
+            raise StackError(f"not running: {', '.join(down)}; start them with `opdbus bus up`")
