@@ -1,117 +1,166 @@
-"""`opdbus demo`: the main job on the local stack.
+"""`opdbus demo`: the main job on the local stack, start to finish.
 
-Today it proves the foundation end to end: the stack comes up, schemas are registered, topics
-exist, and one Disdukcapil change event round-trips through Kafka and the registry. The later
-stages (connectors, processors, sink, M&E report) extend this same command.
+1. the local stack (Kafka, registry, PostgreSQL, Prometheus);
+2. the bus prepared: schemas, topics, the unified database's migrations;
+3. the simulated OPD systems set up (tables, population, history);
+4. e-SAKIP credentials for the OPDs that report through it;
+5. the bus's processes: a connector per source, the processor, the sink, the lag collector;
+6. a stretch of city activity from the simulator;
+7. the pipeline drained, then the M&E summary printed and the HTML report written.
+
+Every step is an `opdbus` command of its own, so each can be run and debugged alone; the demo
+runs them in order and shows their progress.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
+import subprocess
 import time
-import uuid
-from typing import Any
+from pathlib import Path
 
-from confluent_kafka import TopicPartition
-from confluent_kafka.schema_registry import SchemaRegistryClient
+import psycopg
+import yaml
 
-from opdbus import schemas
 from opdbus.config import Config
-from opdbus.envelope import Source, make_event
-from opdbus.kafka import make_consumer, make_producer
-from opdbus.metrics import EVENTS_OUT, serve
+from opdbus.connectors.http_push import credentials
+from opdbus.observe.broker import Broker
 from opdbus.provision import provision
-from opdbus.schema_cli import subject
-from opdbus.serde import AvroSerde
+from opdbus.stack.bus import Bus, opdbus_executable
 from opdbus.stack.manager import Stack, redact
 from opdbus.stack.process import StackError
 
-TOPIC = "opd.disdukcapil.penduduk"
+STEPS = 7
 
 
-def sample_citizen() -> dict[str, Any]:
-    # A woman born 1990-03-12 first registered in Pontianak Selatan: day code 12 + 40 = 52.
-    return {
-        "nik": "6171015203900001",
-        "no_kk": "6171010101200001",
-        "nama": "Siti Aminah",
-        "tanggal_lahir": dt.date(1990, 3, 12),
-        "jenis_kelamin": "P",
-        "kode_kelurahan": "61.71.01.1002",
-        "status": "HIDUP",
-        "updated_at": dt.datetime.now(dt.UTC),
-    }
+def step(number: int, text: str) -> None:
+    print(f"[{number}/{STEPS}] {text}", flush=True)
 
 
-def round_trip(config: Config) -> dict[str, Any]:
-    """Produce one penduduk change and read it back by its partition and offset."""
-    serde = AvroSerde(SchemaRegistryClient(config.registry_client_conf()))
-    encoder = serde.encoder(subject(TOPIC), schemas.current("penduduk"))
-    citizen = sample_citizen()
-    now_ms = int(time.time() * 1000)
-    source = Source("disdukcapil", "siak", "siak", "penduduk", f"demo-{uuid.uuid4()}", now_ms)
-    event = make_event("c", source, after=citizen)
-    delivered: list[Any] = []
-    producer = make_producer(config)
-    producer.produce(
-        TOPIC,
-        key=citizen["nik"].encode(),
-        value=encoder.encode(event),
-        on_delivery=lambda err, msg: delivered.append(err or msg),
-    )
-    producer.flush(30)
-    if not delivered or not hasattr(delivered[0], "offset"):
-        raise StackError(f"demo event was not acknowledged by Kafka: {delivered}")
-    msg = delivered[0]
-    EVENTS_OUT.labels("demo", TOPIC).inc()
-    consumer = make_consumer(config, group_id=f"opdbus-demo-{uuid.uuid4()}")
-    try:
-        consumer.assign([TopicPartition(TOPIC, msg.partition(), msg.offset())])
-        read = consumer.poll(30)
-    finally:
-        consumer.close()
-    if read is None or read.error():
-        raise StackError(f"demo event could not be read back: {read and read.error()}")
-    return {
-        "partition": msg.partition(),
-        "offset": msg.offset(),
-        "event": serde.decode(read.value()),
-    }
+def run_opdbus(config: Config, *args: str) -> None:
+    """One opdbus command as a child, its output shown as it comes; failure stops the demo."""
+    argv = [opdbus_executable(), "--state-dir", str(config.state_dir), *args]
+    if subprocess.run(argv, check=False).returncode != 0:
+        raise StackError(f"`opdbus {' '.join(args)}` failed (its message is above)")
+
+
+def esakip_tokens(config: Config) -> Path:
+    """Tokens for every OPD with a declared kinerja topic: hashes where the push connector
+    reads them, the tokens themselves where the simulator (the OPDs' app) reads them."""
+    spec = config.section("sources")["esakip"]
+    hashes = Path(spec.get("credentials_file") or config.state_dir / "secrets" / "esakip.yaml")
+    tokens_file = config.state_dir / "secrets" / "esakip-tokens.yaml"
+    tokens = yaml.safe_load(tokens_file.read_text()) if tokens_file.exists() else {}
+    pattern = spec["topic"]
+    for topic in config.topics:
+        opd = topic.split(".")[1] if topic.startswith("opd.") else ""
+        if opd and topic == pattern.format(opd=opd) and opd not in tokens:
+            tokens[opd] = credentials.add(hashes, opd, replace=True)
+    tokens_file.parent.mkdir(parents=True, exist_ok=True)
+    tokens_file.write_text(yaml.safe_dump(tokens))
+    tokens_file.chmod(0o600)
+    return tokens_file
+
+
+def backlog(config: Config, broker: Broker) -> int:
+    """Events not yet through: the processor's consumer lag plus what the sink has not
+    applied (the sink keeps its offsets in the unified database, not in Kafka)."""
+    processor = config.section("processors")["app_id"]
+    committed = broker.committed([processor]).get(processor, {})
+    sink_topics = config.section("sink")["topics"]
+    with psycopg.connect(config.postgres_url(config.section("sink")["database"])) as conn:
+        applied = {
+            (topic, partition): offset
+            for topic, partition, offset in conn.execute(
+                "SELECT topic, partition, next_offset FROM sink.offsets WHERE consumer_group = %s",
+                (config.section("sink")["group_id"],),
+            )
+        }
+    counts = broker.topics()
+    sink_parts = [(t, p) for t in sink_topics for p in range(counts.get(t, 0))]
+    ends = broker.end_offsets([*committed, *sink_parts])
+    behind = sum(max(ends[tp] - offset, 0) for tp, offset in committed.items() if tp in ends)
+    return behind + sum(max(ends[tp] - applied.get(tp, 0), 0) for tp in sink_parts)
+
+
+def wait_drained(config: Config, timeout_s: float, settle_s: float = 6) -> None:
+    """Until nothing is left in flight for settle_s (connectors publish within a second)."""
+    broker = Broker(config, timeout_s=10)
+    deadline = time.monotonic() + timeout_s
+    quiet_since: float | None = None
+    while True:
+        left = backlog(config, broker)
+        now = time.monotonic()
+        quiet_since = (quiet_since or now) if left == 0 else None
+        print(f"\r    in flight: {left:>8,}", end="", flush=True)
+        if quiet_since is not None and now - quiet_since >= settle_s:
+            print()
+            return
+        if now > deadline:
+            print()
+            raise StackError(f"pipeline not drained after {timeout_s:.0f}s ({left:,} in flight)")
+        time.sleep(1)
 
 
 def _run(args: argparse.Namespace, config: Config) -> int:
+    demo = config.section("demo")
     stack = Stack(config)
     if args.external:
-        print(f"1/3 using Kafka {config.bootstrap_servers}, registry {config.registry_url}")
+        step(1, f"using Kafka {config.bootstrap_servers} and registry {config.registry_url}")
     else:
-        print("1/3 starting the local stack")
+        step(1, "starting the local stack")
         stack.up(progress=lambda line: print(f"    {line}"))
-    port = serve(config, "demo")
-    print(f"    metrics on :{port}/metrics")
-    print("2/3 registering schemas and declaring topics")
+    step(2, "preparing the bus: schemas, topics, unified database")
     done = provision(config)
     print(
         f"    {len(done.subjects)} subjects, {done.topics_declared} topics "
         f"({len(done.topics_created)} new)"
     )
-    print("3/3 round-tripping one Disdukcapil change through Kafka and the registry")
-    result = round_trip(config)
-    event = result["event"]
-    print(
-        f"    {TOPIC}[{result['partition']}]@{result['offset']}: op={event['op']} "
-        f"event_id={event['event_id']} kelurahan={event['after']['kode_kelurahan']}"
+    run_opdbus(config, "sink", "--migrate-only")
+    step(3, f"setting up the simulated OPD systems ({args.citizens:,} citizens)")
+    run_opdbus(
+        config, "simulate", "setup", "--citizens", str(args.citizens), "--seed", str(demo["seed"])
     )
+    step(4, "issuing e-SAKIP credentials")
+    tokens = esakip_tokens(config)
+    print(f"    tokens for the reporting OPDs in {tokens}")
+    step(5, "starting the bus: connectors, processor, sink, lag collector")
     if args.external:
+        print("    --external: the bus's processes run where the stack runs (compose services)")
+    else:
+        Bus(config).up(progress=lambda line: print(f"    {line}"))
+    step(6, f"city activity: {args.duration:.0f}s at {args.rate:,.0f} activities/s")
+    run_opdbus(
+        config,
+        "simulate",
+        "run",
+        "--duration",
+        str(args.duration),
+        "--rate",
+        str(args.rate),
+        "--seed",
+        str(demo["seed"]),
+        "--esakip-tokens",
+        str(tokens),
+    )
+    step(7, "waiting for the pipeline to drain, then the M&E report")
+    wait_drained(config, timeout_s=float(demo["drain_timeout_s"]))
+    report = config.state_dir / "report" / "monev.html"
+    run_opdbus(config, "report", "--out", str(report))
+    if args.external:
+        print(f"\nReport: file://{report}")
         return 0
     status = stack.status()
-    print("\nThe stack keeps running:")
-    for key in ("kafka", "registry", "prometheus"):
-        print(f"  {key:<11}{status[key]}")
+    print("\nThe stack and the bus keep running:")
+    print(f"  report      file://{report}")
+    print(f"  prometheus  {status['prometheus']}")
+    print(f"  registry    {status['registry']}")
+    print(f"  kafka       {status['kafka']}")
     print(
-        f"  {'postgres':<11}{redact(status['postgres'])} "
+        f"  postgres    {redact(status['postgres'])} "
         f"(password in {config.state_dir}/secrets/postgres)"
     )
+    print("  health      opdbus status")
     print("Stop everything with: opdbus stack down")
     return 0
 
@@ -120,12 +169,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "demo",
         help="run the main job on the local stack",
-        description="Start the local stack (unless --external), prepare the bus and run "
-        "city activity through it.",
+        description="Start the local stack and the bus, drive a stretch of simulated city "
+        "activity through it, and print the M&E summary with an HTML report. Defaults in "
+        "config/opdbus.yaml `demo`.",
     )
+    parser.set_defaults(run=_run)
+    from opdbus import config as config_module  # the defaults come from configuration
+
+    demo = config_module.load().section("demo")
+    parser.add_argument("--citizens", type=int, default=demo["citizens"])
+    parser.add_argument(
+        "--duration", type=float, default=demo["duration_s"], help="seconds of simulated activity"
+    )
+    parser.add_argument("--rate", type=float, default=demo["rate"], help="activities per second")
     parser.add_argument(
         "--external",
         action="store_true",
-        help="use the configured Kafka/registry instead of starting the local stack",
+        help="use the configured Kafka/registry/PostgreSQL and already running bus processes "
+        "(e.g. compose) instead of the local stack",
     )
-    parser.set_defaults(run=_run)

@@ -89,8 +89,11 @@ class Pipeline:
             )
         return self._encoders[topic]
 
-    async def emit(self, topic: str, key: str, raw: dict[str, Any], record: dict) -> None:
-        value = self.encoder(topic).encode(outputs.envelope(raw, raw["op"], record))
+    async def emit(
+        self, topic: str, key: str, raw: dict[str, Any], record: dict, nik: str | None = None
+    ) -> None:
+        protected = outputs.envelope(raw, raw["op"], record, self.protect, (nik,) if nik else ())
+        value = self.encoder(topic).encode(protected)
         await send(self.app, topic, key.encode(), value)
         PROCESSING_SECONDS.labels(topic).observe(
             max(0.0, time.time() - _millis(raw["source"]["ts_ms"]) / 1000)
@@ -142,7 +145,7 @@ def wire(app: faust.App, config: Config) -> Pipeline:
 
     async def emit_perizinan(raw: dict[str, Any], nik: str, waited_ms: int) -> None:
         record = outputs.perizinan(outputs.row_of(raw), p.protect, known(nik), allowed, waited_ms)
-        await p.emit(perizinan_route["output"], str(record["id_permohonan"]), raw, record)
+        await p.emit(perizinan_route["output"], str(record["id_permohonan"]), raw, record, nik)
 
     async def release(nik: str, matched: bool) -> None:
         entry = menunggu.get(nik)
@@ -174,7 +177,7 @@ def wire(app: faust.App, config: Config) -> Pipeline:
                 continue
             pseudonym = p.protect.pseudonym(nik)
             record = outputs.penduduk_pseudonim(row, p.protect, state)
-            await p.emit(population["output"], pseudonym, raw, record)
+            await p.emit(population["output"], pseudonym, raw, record, nik)
             if raw["op"] == "d":
                 penduduk[nik] = {"deleted": True, "version": state["version"]}
                 # The tombstone lets compaction forget the pseudonym.

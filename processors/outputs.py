@@ -8,23 +8,54 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from opdbus import rules
+from opdbus.envelope import Source, event_id
 from opdbus.processors.enrich import ELEMENTS, attributes
 from opdbus.processors.protect import Pseudonymizer
 
 
-def envelope(raw: dict[str, Any], op: str, record: dict[str, Any]) -> dict[str, Any]:
-    """An integrated envelope: deletes carry the protected before-image, the rest `after`."""
+def lineage(
+    raw: dict[str, Any], protect: Pseudonymizer, secrets: Iterable[str]
+) -> tuple[dict[str, Any], str]:
+    """The source lineage and event id, with any NIK in them replaced by its pseudonym.
+
+    A source position can hold a row key (a CDC snapshot reads `<point>:r:<key>`, and SIAK's
+    key is the NIK). The event id derived from such a position would let anyone confirm a
+    guessed NIK, so it is derived again from the protected position: still deterministic, so a
+    re-delivery keeps its id, but useless without the pseudonym key."""
+    source = raw["source"]
+    leaked = [secret for secret in secrets if secret and secret in source["position"]]
+    if not leaked:
+        return source, raw["event_id"]
+    position = source["position"]
+    for secret in leaked:
+        position = position.replace(secret, protect.pseudonym(secret))
+    protected = {**source, "position": position}
+    fields = {k: protected[k] for k in ("opd", "system", "database", "table", "position")}
+    return protected, event_id(Source(**fields, ts_ms=0))
+
+
+def envelope(
+    raw: dict[str, Any],
+    op: str,
+    record: dict[str, Any],
+    protect: Pseudonymizer,
+    secrets: Iterable[str] = (),
+) -> dict[str, Any]:
+    """An integrated envelope: deletes carry the protected before-image, the rest `after`;
+    secrets (the row's NIKs) never reach the lineage."""
     deleted = op == "d"
+    source, protected_id = lineage(raw, protect, secrets)
     return {
         "op": op,
         "before": record if deleted else None,
         "after": None if deleted else record,
-        "source": raw["source"],
+        "source": source,
         "ts_ms": int(time.time() * 1000),
-        "event_id": raw["event_id"],
+        "event_id": protected_id,
     }
 
 
