@@ -33,9 +33,27 @@ class DeliveryError(RuntimeError):
 
 @dataclass
 class _Batch:
+    """What one batch sent and what Kafka answered. Its `done` is the delivery callback of
+    every message of the batch: one bound method, not a closure per message, and a late
+    answer after a timed-out commit counts towards its own batch, never the next."""
+
+    counters: dict[str, Any]
     sent: int = 0
     acked: int = 0
     errors: list[str] = field(default_factory=list)
+    source_ts_ms: list[int] = field(default_factory=list)
+
+    def done(self, err: KafkaError | None, msg: Message) -> None:
+        if err is not None:
+            self.errors.append(f"{msg.topic()}: {err.str()}")
+            EVENTS_FAILED.labels(STAGE, msg.topic(), "delivery").inc()
+            return
+        self.acked += 1
+        topic = msg.topic()
+        counter = self.counters.get(topic)
+        if counter is None:  # labels() costs microseconds a call: cache the child
+            counter = self.counters[topic] = EVENTS_OUT.labels(STAGE, topic)
+        counter.inc()
 
 
 class Publisher:
@@ -48,8 +66,8 @@ class Publisher:
         self.serde = AvroSerde(SchemaRegistryClient(config.registry_client_conf()))
         self.dlq_topic = config.section("dead_letters")["connectors"]
         self._encoders: dict[str, Encoder] = {}
-        self._batch = _Batch()
         self._counters: dict[str, Any] = {}
+        self._batch = _Batch(self._counters)
         self._source_metrics = (SOURCE_TO_ACK.labels(source), SOURCE_LAST_EVENT.labels(source))
 
     def entity(self, topic: str) -> str:
@@ -77,44 +95,21 @@ class Publisher:
         self._encoders[topic] = encoder
         return encoder
 
-    def _on_delivery(self, source_ts_ms: int | None):
-        # Bound to the batch it was sent in: a delivery that arrives after a timed-out commit
-        # must not count towards the next batch.
-        batch = self._batch
-        to_ack, last_event = self._source_metrics
-
-        def done(err: KafkaError | None, msg: Message) -> None:
-            if err is not None:
-                batch.errors.append(f"{msg.topic()}: {err.str()}")
-                EVENTS_FAILED.labels(STAGE, msg.topic(), "delivery").inc()
-                return
-            batch.acked += 1
-            self._topic_counter(msg.topic()).inc()
-            if source_ts_ms is not None:
-                to_ack.observe(max(0.0, time.time() - source_ts_ms / 1000))
-                last_event.set(source_ts_ms / 1000)
-
-        return done
-
-    def _topic_counter(self, topic: str):
-        """Labelled children cached: prometheus-client's labels() costs microseconds a call."""
-        counter = self._counters.get(topic)
-        if counter is None:
-            counter = self._counters[topic] = EVENTS_OUT.labels(STAGE, topic)
-        return counter
-
     def _produce(self, topic: str, key: str, value: bytes | None, headers=None, ts_ms=None) -> None:
-        callback = self._on_delivery(ts_ms)
+        batch = self._batch
         while True:
             try:
                 self.producer.produce(
-                    topic, key=key.encode(), value=value, headers=headers, on_delivery=callback
+                    topic, key=key.encode(), value=value, headers=headers, on_delivery=batch.done
                 )
                 break
             except BufferError:  # local queue full: let deliveries drain, then retry
                 self.producer.poll(0.05)
-        self._batch.sent += 1
-        self.producer.poll(0)
+        batch.sent += 1
+        if ts_ms is not None:
+            batch.source_ts_ms.append(ts_ms)
+        if batch.sent % 256 == 0:  # serve delivery callbacks now and then, not per message
+            self.producer.poll(0)
 
     def publish(self, topic: str, key: str, event: dict[str, Any]) -> None:
         encoded = self.encoder(topic).encode(event)
@@ -149,12 +144,18 @@ class Publisher:
         """Wait until Kafka acknowledged everything since the last commit; returns the count.
         Raises DeliveryError if anything failed: the caller must not move its cursor."""
         remaining = self.producer.flush(timeout_s)
-        batch, self._batch = self._batch, _Batch()
+        batch, self._batch = self._batch, _Batch(self._counters)
         if remaining or batch.errors or batch.acked != batch.sent:
             raise DeliveryError(
                 f"{batch.sent - batch.acked} of {batch.sent} events not acknowledged"
                 + (f": {batch.errors[0]}" if batch.errors else f" within {timeout_s:.0f}s")
             )
+        if batch.source_ts_ms:  # source commit to confirmed ack, as the cursor sees it
+            to_ack, last_event = self._source_metrics
+            now = time.time()
+            for ts_ms in batch.source_ts_ms:
+                to_ack.observe(max(0.0, now - ts_ms / 1000))
+            last_event.set(max(batch.source_ts_ms) / 1000)
         return batch.acked
 
     def close(self) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
-from opdbus.envelope import Source, event_id, make_event
+from opdbus.envelope import EVENT_ID_NAMESPACE, EventIds, Source, event_id, make_event
 
 
 def source(position: str = "0/1A2B3C4") -> Source:
@@ -31,3 +33,14 @@ def test_create_without_a_row_is_refused():
 def test_delete_without_the_old_row_is_refused():
     with pytest.raises(ValueError, match="op 'd' needs the row before the delete"):
         make_event("d", source())
+
+
+def test_event_ids_are_rfc4122_uuid5_of_the_source_name():
+    for position in ("00000000/04F02668:00000000/04F02390:0", "6171015203900001", "é/ü"):
+        expected = uuid.uuid5(
+            EVENT_ID_NAMESPACE, f"dpmptsp/perizinan/perizinan/permohonan@{position}"
+        )
+        assert event_id(source(position)) == str(expected)
+        assert EventIds("dpmptsp", "perizinan", "perizinan", "permohonan").of(position) == str(
+            expected
+        )
