@@ -113,8 +113,37 @@ def test_every_query_names_only_metrics_opdbus_defines(dashboard):
     assert "opdbus_consumer_lag_messages" in known and "opdbus_events_out_total" in known
     for panel in panels(dashboard):
         for target in panel.get("targets", []):
+            if "expr" not in target:  # SQL panels: next test
+                continue
             unknown = metric_names(target["expr"]) - known
             assert not unknown, f"panel {panel['title']!r} queries undefined {sorted(unknown)}"
+
+
+def monev_views() -> set[str]:
+    sql = (REPO_ROOT / "sinks" / "sql" / "monev_views.sql").read_text(encoding="utf-8")
+    return set(re.findall(r"CREATE VIEW (monev\.\w+)", sql))
+
+
+def test_there_is_an_m_and_e_dashboard_over_the_monev_views():
+    monev = json.loads((GRAFANA_DIR / "dashboards" / "opdbus-monev.json").read_text())
+    read = {
+        view
+        for panel in panels(monev)
+        for target in panel.get("targets", [])
+        for view in re.findall(r"\b(monev\.\w+)", target.get("rawSql", ""))
+    }
+    assert read == monev_views(), f"views without a panel: {sorted(monev_views() - read)}"
+
+
+def test_every_sql_query_reads_only_monev_views(dashboard):
+    views = monev_views()
+    for panel in panels(dashboard):
+        for target in panel.get("targets", []):
+            sql = target.get("rawSql")
+            if sql is None:
+                continue
+            tables = set(re.findall(r"\b(?:FROM|JOIN)\s+([\w.]+)", sql, re.IGNORECASE))
+            assert tables and tables <= views, f"panel {panel['title']!r} reads {sorted(tables)}"
 
 
 def test_compose_mounts_the_folder_the_provider_reads():
