@@ -112,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     from opdbus.observe import commands as observe_commands
     from opdbus.processors import cli as process_cli
     from opdbus.simulator import cli as simulate_cli
+    from opdbus.sinks import cli as sink_cli
+    from opdbus.sinks.report import cli as report_cli
 
     schema_cli.add_parser(sub)
     runner.add_parser(sub)
@@ -120,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     credentials_cli.add_parser(sub)
     observe_commands.add_parser(sub)
     simulate_cli.add_parser(sub)
+    sink_cli.add_parser(sub)
+    report_cli.add_parser(sub)
     return parser
 
 

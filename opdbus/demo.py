@@ -88,16 +88,17 @@ def wait_drained(config: Config, timeout_s: float, settle_s: float = 6) -> None:
     broker = Broker(config, timeout_s=10)
     deadline = time.monotonic() + timeout_s
     quiet_since: float | None = None
+    shown: int | None = None
     while True:
         left = backlog(config, broker)
         now = time.monotonic()
         quiet_since = (quiet_since or now) if left == 0 else None
-        print(f"\r    in flight: {left:>8,}", end="", flush=True)
+        if left != shown:  # a line per change, readable in a log as on a terminal
+            print(f"    in flight: {left:,}", flush=True)
+            shown = left
         if quiet_since is not None and now - quiet_since >= settle_s:
-            print()
             return
         if now > deadline:
-            print()
             raise StackError(f"pipeline not drained after {timeout_s:.0f}s ({left:,} in flight)")
         time.sleep(1)
 
