@@ -29,24 +29,25 @@ class ConfigError(ValueError):
     """A configuration value is missing or malformed; the message names the key."""
 
 
-def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in over.items():
         if isinstance(value, Mapping) and isinstance(base.get(key), dict):
-            _deep_merge(base[key], value)
+            deep_merge(base[key], value)
         else:
             base[key] = copy.deepcopy(value)
     return base
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path, what: str = "config file") -> dict[str, Any]:
+    """A YAML mapping, or a ConfigError naming the file and what is wrong with it."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError as exc:
-        raise ConfigError(f"config file {path} does not exist") from exc
+        raise ConfigError(f"{what} {path} does not exist") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        raise ConfigError(f"{what} {path} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+        raise ConfigError(f"{what} {path} must hold a mapping at the top level")
     return data
 
 
@@ -90,10 +91,10 @@ def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
 
 def load(environ: Mapping[str, str] | None = None) -> Config:
     environ = os.environ if environ is None else environ
-    data = _read_yaml(DEFAULT_FILE)
+    data = read_yaml(DEFAULT_FILE)
     overlay = environ.get("OPDBUS_CONFIG")
     if overlay:
-        _deep_merge(data, _read_yaml(Path(overlay)))
+        deep_merge(data, read_yaml(Path(overlay)))
     _apply_env(data, environ)
     return Config(data, environ)
 

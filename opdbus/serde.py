@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,10 @@ class WireFormatError(ValueError):
 
 class UnknownSchemaError(LookupError):
     """A schema id that the registry does not know."""
+
+
+class RegistryUnavailable(RuntimeError):
+    """The registry could not be asked for a writer schema: retry, the message is not bad."""
 
 
 @dataclass(frozen=True)
@@ -61,8 +66,15 @@ def split_frame(data: bytes | None) -> tuple[int, memoryview]:
 class AvroSerde:
     """Encoders per subject and a decoder with a schema-id cache, over one registry client."""
 
-    def __init__(self, registry: SchemaRegistryClient) -> None:
+    def __init__(
+        self,
+        registry: SchemaRegistryClient,
+        prepare: Callable[[dict[str, Any]], dict[str, Any]] = lambda schema: schema,
+    ) -> None:
+        """prepare rewrites each writer schema before it is parsed (the sink strips logical
+        types so that PostgreSQL, not Python, converts dates and decimals)."""
         self.registry = registry
+        self.prepare = prepare
         self._writers: dict[int, Any] = {}
 
     def encoder(self, subject: str, schema: dict[str, Any], register: bool = False) -> Encoder:
@@ -87,8 +99,10 @@ class AvroSerde:
                     raise UnknownSchemaError(
                         f"schema id {schema_id} is not in the registry"
                     ) from exc
-                raise
-            parsed = fastavro.parse_schema(json.loads(registered.schema_str))
+                raise RegistryUnavailable(f"registry: {exc}") from exc
+            except Exception as exc:  # connection refused, timeout: not the message's fault
+                raise RegistryUnavailable(f"registry unreachable: {exc}") from exc
+            parsed = fastavro.parse_schema(self.prepare(json.loads(registered.schema_str)))
             self._writers[schema_id] = parsed
         return parsed
 
