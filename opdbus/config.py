@@ -186,8 +186,9 @@ class Config:
         return props
 
     def registry_client_conf(self) -> dict[str, Any]:
-        conf: dict[str, Any] = {"url": self.registry_url}
-        auth = self.section("registry").get("basic_auth_user_info")
+        registry = self.section("registry")
+        conf: dict[str, Any] = {"url": self.registry_url, "timeout": registry["timeout_s"]}
+        auth = registry.get("basic_auth_user_info")
         if auth:
             conf["basic.auth.user.info"] = auth
         return conf

@@ -7,6 +7,7 @@ absolute and its file_sd targets point at a file generated from config (metrics.
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -58,8 +59,15 @@ class Prometheus:
     def ready(self) -> bool:
         return http_ok(f"{self.endpoint}/-/ready")
 
+    def write_targets(self) -> Path:
+        """The scrape targets from config; a running Prometheus re-reads the file by itself."""
+        targets = self.layout.conf("prometheus-targets.yml")
+        targets.write_text(yaml.safe_dump(local_targets(self.config)))
+        return targets
+
     def up(self, timeout_s: float) -> str:
         if self.alive():
+            self.write_targets()  # metrics.ports may have grown since it started
             return "already running"
         binary = shutil.which("prometheus")
         if binary is None:
@@ -67,8 +75,7 @@ class Prometheus:
         require_free_port(
             "Prometheus", self.conf["host"], self.conf["port"], "OPDBUS_STACK__PROMETHEUS__PORT"
         )
-        targets = self.layout.conf("prometheus-targets.yml")
-        targets.write_text(yaml.safe_dump(local_targets(self.config)))
+        targets = self.write_targets()
         self.config_file.write_text(yaml.safe_dump(local_config(self.config, str(targets))))
         argv = [
             binary,

@@ -5,7 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from confluent_kafka.schema_registry import topic_subject_name_strategy
+
 from opdbus.envelope import Source, make_event
+
+# confluent-kafka 2.16's default subject-name strategy first asks the registry's
+# /associations API (Confluent Cloud's); Apicurio answers 404, and once in CI never finished
+# that response, leaving the client (no HTTP timeout by default) waiting for ever. Outside
+# clients of Apicurio name the strategy (docs/decisions/0003).
+APICURIO_SERIALIZER_CONF = {"subject.name.strategy": topic_subject_name_strategy}
 
 
 def penduduk_event(nik: str = "6171015203900001", position: str = "0/16B3748") -> dict[str, Any]:

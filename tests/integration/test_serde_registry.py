@@ -14,7 +14,7 @@ from opdbus import schemas
 from opdbus.serde import AvroSerde, UnknownSchemaError, WireFormatError
 
 from .kafka_io import consume, produce
-from .samples import penduduk_event
+from .samples import APICURIO_SERIALIZER_CONF, penduduk_event
 
 PENDUDUK = schemas.current("penduduk")
 
@@ -48,7 +48,7 @@ def test_confluent_avro_deserializer_reads_what_we_write(config, serde, registry
 def test_we_read_what_confluent_avro_serializer_writes(config, serde, registry, new_topic):
     topic = new_topic("test.penduduk")
     event = penduduk_event(position="0/16B9999")
-    serializer = AvroSerializer(registry, json.dumps(PENDUDUK))
+    serializer = AvroSerializer(registry, json.dumps(PENDUDUK), conf=APICURIO_SERIALIZER_CONF)
     value = serializer(event, SerializationContext(topic, MessageField.VALUE))
     produce(config, topic, [(event["after"]["nik"], value)])
     [msg] = consume(config, topic, 1)

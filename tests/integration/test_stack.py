@@ -19,7 +19,7 @@ from opdbus.stack import distribution
 from opdbus.stack.kafka import Kafka
 
 from .cli import opdbus
-from .samples import penduduk_event
+from .samples import APICURIO_SERIALIZER_CONF, penduduk_event
 
 
 def status_json() -> dict:
@@ -65,8 +65,10 @@ def test_postgres_has_logical_wal_wal2json_and_the_separate_databases(stack):
 def test_outside_client_produces_and_consumes_avro_on_the_printed_endpoints(stack, new_topic):
     status = status_json()
     topic = new_topic("test.outside")
-    registry = SchemaRegistryClient({"url": status["registry"]})
-    serializer = AvroSerializer(registry, json.dumps(schemas.current("penduduk")))
+    registry = SchemaRegistryClient({"url": status["registry"], "timeout": 10})
+    serializer = AvroSerializer(
+        registry, json.dumps(schemas.current("penduduk")), conf=APICURIO_SERIALIZER_CONF
+    )
     event = penduduk_event()
     producer = Producer({"bootstrap.servers": status["kafka"]})
     ctx = SerializationContext(topic, MessageField.VALUE)
