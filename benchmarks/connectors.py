@@ -70,6 +70,7 @@ from opdbus.config import Config
 from opdbus.kafka import ensure_topics, make_admin, make_consumer, topic_spec
 from opdbus.schema_cli import subject
 from opdbus.serde import AvroSerde
+from opdbus.simulator.bappeda import COLUMNS
 from opdbus.stack import distribution
 from opdbus.stack.manager import Stack
 
@@ -98,17 +99,8 @@ REALISASI_FILL = (
     "'1.02.02.2.01.0001', 1500000.25 + g, 'Belanja bahan habis pakai puskesmas Kecamatan "
     "Pontianak Barat' FROM generate_series(1, %s) g"
 )
-# The Bappeda export's header (docs/connectors-brief.md).
-TARGET_COLUMNS = (
-    "tahun",
-    "kode_opd",
-    "kode_program",
-    "kode_indikator",
-    "nama_indikator",
-    "satuan",
-    "target",
-    "arah",
-)
+# The Bappeda export's header (docs/connectors-brief.md), as the simulated Bappeda writes it.
+TARGET_COLUMNS = COLUMNS
 TARGET_OPDS = ("dinkes", "disdik", "dpupr", "dinsos", "dishub")
 
 
