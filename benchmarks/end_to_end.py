@@ -24,6 +24,7 @@ from pathlib import Path
 
 from opdbus import config as config_module
 from opdbus.demo import wait_drained
+from opdbus.kafka import ensure_topics, make_admin, topic_spec
 from opdbus.stack import distribution
 from opdbus.stack.bus import Bus
 from opdbus.stack.manager import Stack
@@ -73,6 +74,8 @@ def delta(after: list[tuple[float, float]], before: list[tuple[float, float]]):
 
 def producer_baseline(config, stack: Stack, rate: float, records: int) -> str:
     libs = distribution.dist_dir(stack.layout) / "kafka-libs"
+    topic = "bench.e2e.baseline"  # topics are never auto-created on this broker
+    ensure_topics(make_admin(config), [topic_spec(topic, 6)])
     out = subprocess.run(
         [
             distribution.find_java(17),
