@@ -19,6 +19,7 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from opdbus import schemas
 from opdbus.config import Config, ConfigError
+from opdbus.envelope import ts_millis
 from opdbus.kafka import make_producer
 from opdbus.metrics import DEAD_LETTERS, EVENTS_FAILED, EVENTS_OUT, SOURCE_LAST_EVENT, SOURCE_TO_ACK
 from opdbus.schema_cli import subject
@@ -113,9 +114,7 @@ class Publisher:
 
     def publish(self, topic: str, key: str, event: dict[str, Any]) -> None:
         encoded = self.encoder(topic).encode(event)
-        source_ts = event["source"]["ts_ms"]
-        ts_ms = source_ts if isinstance(source_ts, int) else int(source_ts.timestamp() * 1000)
-        self._produce(topic, key, encoded, ts_ms=ts_ms)
+        self._produce(topic, key, encoded, ts_ms=ts_millis(event["source"]["ts_ms"]))
 
     def tombstone(self, topic: str, key: str) -> None:
         """After a delete on a compacted topic, so compaction forgets the key."""

@@ -6,6 +6,7 @@ re-reading the same change after a crash produces the same id and downstream sta
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import time
 import uuid
@@ -31,6 +32,12 @@ class Source:
     ts_ms: int
     tx_id: str | None = None
     snapshot: bool = False
+
+
+def ts_millis(value: int | dt.datetime) -> int:
+    """An envelope timestamp as epoch milliseconds: built envelopes hold ints, decoded ones
+    datetimes (Avro's timestamp-millis logical type)."""
+    return value if isinstance(value, int) else int(value.timestamp() * 1000)
 
 
 class EventIds:

@@ -27,6 +27,7 @@ from faust.types import EventT
 
 from opdbus import schemas
 from opdbus.config import Config
+from opdbus.envelope import ts_millis
 from opdbus.metrics import PROCESSED, PROCESSING_SECONDS, WAITING
 from opdbus.processors import dead_letters, outputs, protect, validate
 from opdbus.processors.app import rocksdb_options
@@ -37,10 +38,6 @@ from opdbus.serde import AvroSerde, Encoder
 log = logging.getLogger("opdbus.process")
 RELEASE_HEADER = "opdbus.release"  # a timer tick: release what waited too long for this NIK
 RAW = {"key_serializer": "raw", "value_serializer": "raw"}
-
-
-def _millis(value: Any) -> int:
-    return value if isinstance(value, int) else int(value.timestamp() * 1000)
 
 
 def _crash_on_failure(fut: Any) -> None:
@@ -96,7 +93,7 @@ class Pipeline:
         value = self.encoder(topic).encode(protected)
         await send(self.app, topic, key.encode(), value)
         PROCESSING_SECONDS.labels(topic).observe(
-            max(0.0, time.time() - _millis(raw["source"]["ts_ms"]) / 1000)
+            max(0.0, time.time() - ts_millis(raw["source"]["ts_ms"]) / 1000)
         )
 
     async def dead_letter(self, event: EventT, error: Exception, stage: str) -> None:

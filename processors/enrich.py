@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Any
 
 from opdbus import rules
+from opdbus.envelope import ts_millis
 
 ELEMENTS = ("kelompok_umur", "jenis_kelamin", "kode_kecamatan", "kode_kelurahan", "status")
 BAND_YEARS = 5
@@ -25,10 +26,6 @@ def age_band(birth: dt.date, on: dt.date) -> str:
     return f"{low}-{low + BAND_YEARS - 1}"
 
 
-def _millis(value: Any) -> int:
-    return value if isinstance(value, int) else int(value.timestamp() * 1000)
-
-
 def citizen_state(after: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
     """What the population table stores for one NIK (JSON-friendly)."""
     return {
@@ -36,7 +33,7 @@ def citizen_state(after: dict[str, Any], source: dict[str, Any]) -> dict[str, An
         "jenis_kelamin": after["jenis_kelamin"],
         "kode_kelurahan": after["kode_kelurahan"],
         "status": after["status"],
-        "version": [_millis(source["ts_ms"]), source["position"]],
+        "version": [ts_millis(source["ts_ms"]), source["position"]],
     }
 
 
