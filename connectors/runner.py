@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import signal
 import threading
 from typing import Any, Protocol
 
 from opdbus.config import Config, ConfigError
 from opdbus.connectors.publisher import Publisher
 from opdbus.metrics import serve
+from opdbus.signals import stop_on_signals
 
 KINDS = {
     "cdc": "opdbus.connectors.cdc",
@@ -45,9 +45,7 @@ def source_spec(config: Config, name: str) -> dict[str, Any]:
 def run(config: Config, name: str) -> int:
     spec = source_spec(config, name)
     module = importlib.import_module(KINDS[spec["connector"]])
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = stop_on_signals()
     port = serve(config, f"connector-{name}")
     publisher = Publisher(config, name)
     connector: Connector = module.build(config, name, spec, publisher)

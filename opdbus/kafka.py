@@ -1,7 +1,7 @@
 """Kafka clients with DESIGN.md's settings, and topic declaration.
 
 Producer properties come from config (idempotent, acks=all, murmur2_random so that Java,
-aiokafka/faust and librdkafka put a key in the same partition). Keys are plain UTF-8 strings.
+Kafka's Java clients and librdkafka put a key in the same partition). Keys are plain UTF-8 strings.
 """
 
 from __future__ import annotations
@@ -56,3 +56,32 @@ def declared_topics(config: Config) -> list[NewTopic]:
         topic_spec(name, partitions, bool(spec.get("compacted")))
         for name, spec in config.topics.items()
     ]
+
+
+
+def murmur2(key: bytes) -> int:
+    """Kafka's murmur2 hash (seed 0x9747b28c) of key, as an unsigned 32-bit integer."""
+    m, mask = 0x5BD1E995, 0xFFFFFFFF
+    length = len(key)
+    h = (0x9747B28C ^ length) & mask
+    whole = length - length % 4
+    for i in range(0, whole, 4):
+        k = (int.from_bytes(key[i : i + 4], "little") * m) & mask
+        k = ((k ^ (k >> 24)) * m) & mask
+        h = ((h * m) & mask) ^ k
+    tail = length % 4
+    if tail:
+        if tail == 3:
+            h ^= key[whole + 2] << 16
+        if tail >= 2:
+            h ^= key[whole + 1] << 8
+        h = ((h ^ key[whole]) * m) & mask
+    h = ((h ^ (h >> 13)) * m) & mask
+    return h ^ (h >> 15)
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (and librdkafka's murmur2_random) gives a
+    non-empty key: murmur2 with the sign bit cleared, modulo the partition count. A worker
+    knows from it, before sending, where a re-keyed event lands."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions

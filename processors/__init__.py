@@ -1,1 +1,1 @@
-"""Processors (faust): validate, enrich with population, protect personal data."""
+"""Processors: validate, enrich with population, protect personal data."""

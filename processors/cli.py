@@ -1,28 +1,34 @@
-"""`opdbus process`: run a processor worker (faust) until SIGTERM."""
+"""`opdbus process [--worker N]`: run a processor worker until SIGTERM."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 
-import faust
-
 from opdbus.config import Config
 from opdbus.metrics import serve
+from opdbus.signals import stop_on_signals
+
+log = logging.getLogger("opdbus.process")
+SEND_FAILED_EXIT = 75  # EX_TEMPFAIL: outputs were not acknowledged; a restart re-reads them
 
 
-def run(config: Config, worker: int, log_level: str) -> int:
-    from opdbus.processors.agents import wire
-    from opdbus.processors.app import make_app
+def run(config: Config, worker: int) -> int:
+    from opdbus.processors.emit import SendFailed
+    from opdbus.processors.worker import Worker
 
-    app = make_app(config, worker)
-    wire(app, config)
+    stop = stop_on_signals()
     # One metrics port per worker on a machine: the processor's port plus the worker number.
-    config.section("metrics")["ports"][f"processor-{worker}"] = (
-        int(config.section("metrics")["ports"]["processor"]) + worker
-    )
-    serve(config, f"processor-{worker}")
-    faust.Worker(app, loglevel=log_level.lower(), quiet=True).execute_from_commandline()
+    ports = config.section("metrics")["ports"]
+    ports[f"processor-{worker}"] = int(ports["processor"]) + worker
+    port = serve(config, f"processor-{worker}")
+    log.info("processor worker %d starting; metrics on :%d", worker, port)
+    try:
+        Worker(config, worker, stop).run()
+    except SendFailed as exc:
+        log.critical("exiting before storing state or offsets: %s", exc)
+        return SEND_FAILED_EXIT
+    log.info("processor worker %d stopped cleanly", worker)
     return 0
 
 
@@ -31,16 +37,16 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         level=getattr(logging, args.log_level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    return run(config, args.worker, args.log_level)
+    return run(config, args.worker)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "process",
         help="run a processor worker: validate, enrich with population, protect",
-        description="A faust worker. Several workers (--worker 0, 1, ...) share the partitions; "
-        "each keeps its RocksDB state under <state dir>/processor/<app id>/worker-N and serves "
-        "metrics on "
+        description="Several workers (--worker 0, 1, ...) share the partitions of the "
+        "processor's consumer group; each keeps its RocksDB state under "
+        "<state dir>/processor/<app id>/worker-N and serves metrics on "
         "metrics.ports.processor + N.",
     )
     parser.add_argument("--worker", type=int, default=0, help="worker number on this machine")

@@ -1,5 +1,6 @@
 """Domain rules per raw entity, on top of what the Avro schema already guarantees (types,
 required fields): NIK structure, known region and OPD codes, sane periods and amounts.
+Rows are Avro wire values: an amount is its decimal's unscaled two's-complement bytes.
 
 The rules themselves live in opdbus/rules.py, shared with the connectors and the simulator.
 """
@@ -14,6 +15,7 @@ from opdbus import rules
 from opdbus.rules import RuleViolation
 
 PERIODS = {"BULAN": 12, "TRIWULAN": 4, "SEMESTER": 2, "TAHUN": 1}
+MONEY_SCALE = 2  # rupiah amounts are decimal(18, 2) in every raw schema
 
 
 class ValidationError(ValueError):
@@ -49,8 +51,11 @@ def _opd(row: dict[str, Any]) -> list[RuleViolation]:
     return []
 
 
-def _not_negative(field: str, amount: Decimal | float) -> list[RuleViolation]:
-    return [RuleViolation(field, "must not be negative", amount)] if amount < 0 else []
+def _not_negative(field: str, amount: bytes) -> list[RuleViolation]:
+    unscaled = int.from_bytes(amount, "big", signed=True)
+    if unscaled >= 0:
+        return []
+    return [RuleViolation(field, "must not be negative", Decimal(unscaled).scaleb(-MONEY_SCALE))]
 
 
 def _penduduk(row: dict[str, Any]) -> list[RuleViolation]:

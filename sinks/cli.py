@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import faulthandler
 import logging
-import signal
 import sys
-import threading
 
 from opdbus.config import Config
 from opdbus.metrics import serve
+from opdbus.signals import stop_on_signals
 
 log = logging.getLogger("opdbus.sink")
 
@@ -20,14 +18,6 @@ def _logging(level: str) -> None:
         level=getattr(logging, level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-
-
-def _stop_on_signals() -> threading.Event:
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack
-    return stop
 
 
 def _migrate(config: Config) -> int | None:
@@ -56,7 +46,7 @@ def _sink(args: argparse.Namespace, config: Config) -> int:
         return failed or 0
     from opdbus.sinks.consumer import Sink
 
-    stop = _stop_on_signals()
+    stop = stop_on_signals()
     port = serve(config, "sink")
     sink = Sink(config, stop)
     log.info("sink started (group %s); metrics on :%d", sink.group, port)
@@ -73,7 +63,7 @@ def _replay(args: argparse.Namespace, config: Config) -> int:
     from opdbus.sinks.replay import replay
     from opdbus.sinks.swap import SwapError
 
-    stop = _stop_on_signals()
+    stop = stop_on_signals()
     try:
         done = replay(config, stop, drop_old=args.drop_old, progress=_progress)
     except SwapError as exc:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
-from opdbus.serde import AvroSerde, RegistryUnavailable
-from opdbus.sinks.wire import strip_logical
+from opdbus.serde import AvroSerde, RegistryUnavailable, strip_logical
 
 __all__ = ["RegistryUnavailable", "WireDecoder"]
 

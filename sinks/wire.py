@@ -99,12 +99,3 @@ def conversion(avro_type: Any) -> Conversion:
         if isinstance(items, dict) and items.get("logicalType") == "decimal":
             return _decimal_array(int(items["precision"]), int(items.get("scale", 0)))
     return AS_IS
-
-
-def strip_logical(schema: Any) -> Any:
-    """The schema with every logicalType removed (decodes to wire values)."""
-    if isinstance(schema, dict):
-        return {k: strip_logical(v) for k, v in schema.items() if k != "logicalType"}
-    if isinstance(schema, list):
-        return [strip_logical(item) for item in schema]
-    return schema

@@ -9,7 +9,6 @@ opdbus_lag_collector_up{target} says so.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from collections.abc import Mapping
 
@@ -20,6 +19,7 @@ from opdbus.metrics import SLOT_LAG, serve
 from opdbus.observe.broker import Broker
 from opdbus.observe.collect import Snapshot, read_snapshot
 from opdbus.observe.settings import ObserveSettings, load_settings
+from opdbus.signals import stop_on_signals
 from opdbus.stack.process import StackError
 
 COMPONENT = "lag-collector"
@@ -144,8 +144,6 @@ def run(config: Config, stop: threading.Event) -> None:
 
 
 def main(config: Config) -> int:
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = stop_on_signals()
     run(config, stop)
     return 0

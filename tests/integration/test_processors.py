@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -68,10 +70,10 @@ class Bus:
         )
 
     def wait_ready(self, worker: int = 0, timeout_s: float = 90) -> None:
-        """Until faust says the worker is ready (assigned, tables recovered)."""
+        """Until the worker says it is ready (partitions assigned, state restored)."""
         log = self.logs / f"worker-{worker}.log"
         deadline = time.monotonic() + timeout_s
-        while "[^Worker]: Ready" not in log.read_text(errors="replace"):
+        while "ready: partitions" not in log.read_text(errors="replace"):
             assert self.workers[worker].poll() is None, f"worker {worker} exited; see {log}"
             assert time.monotonic() < deadline, f"worker {worker} not ready; see {log}"
             time.sleep(0.3)
@@ -208,7 +210,6 @@ def bus(stack, config, registry, new_topic, tmp_path) -> Iterator[Bus]:
         "metrics": {"ports": {"processor": free_port()}},
         "processors": {
             "app_id": app_id,
-            "web_port": free_port(),
             "unmatched_after_s": 6,
             "release_check_s": 1,
             "routes": {
@@ -367,6 +368,69 @@ def test_integrated_topics_carry_pseudonyms_and_never_the_nik_or_name(bus):
         assert len(bus.serde.decode(msg.value())["after"]["nik_pseudonim"]) == 64
 
 
+def state_dir(bus: Bus, worker: int = 0) -> Path:
+    app_id = bus.config.section("processors")["app_id"]
+    return bus.config.state_dir / "processor" / app_id / f"worker-{worker}"
+
+
+def everything_on(bus: Bus, kind: str, quiet_s: float = 3) -> list[Message]:
+    """Every message on an output, read until nothing new arrives for quiet_s."""
+    consumer = make_consumer(bus.config, f"test-read-{uuid.uuid4().hex[:8]}")
+    consumer.subscribe([bus.topics[kind]])
+    got: list[Message] = []
+    last = time.monotonic()
+    try:
+        while time.monotonic() - last < quiet_s:
+            msg = consumer.poll(0.5)
+            if msg is not None and msg.error() is None:
+                got.append(msg)
+                last = time.monotonic()
+    finally:
+        consumer.close()
+    return got
+
+
+def test_a_worker_without_its_state_rebuilds_the_population_and_sends_nothing_twice(bus):
+    niks = [nik_of(600 + i, female=i % 2 == 0) for i in range(40)]
+    bus.produce("penduduk", [(n, bus.event("penduduk", "c", citizen(n))) for n in niks])
+    bus.start()
+    bus.read("penduduk_out", len(niks))
+    assert bus.kill(sig=signal.SIGTERM) == 0
+    shutil.rmtree(state_dir(bus))  # a new machine, or a lost disk
+    app = bus.event("permohonan", "c", application(6000, niks[7]))
+    bus.produce("permohonan", [("6000", app)])
+    bus.start()
+    outputs = bus.decoded_until("perizinan", {app["event_id"]}, timeout_s=90)
+    [out] = [o for o in outputs if o["event_id"] == app["event_id"]]
+    assert out["after"]["pencocokan"] == "COCOK" and out["after"]["menunggu_ms"] == 0
+    log = (bus.logs / "worker-0.log").read_text()
+    assert sum(int(n) for n in re.findall(r"\((\d+) population events read again", log)) == 40
+    # The rebuild read the population topic without sending its outputs again.
+    assert len(everything_on(bus, "penduduk_out")) == len(niks)
+
+
+def test_waiting_events_survive_a_lost_state_directory(bus):
+    nik = nik_of(700)
+    app = bus.event("permohonan", "c", application(7000, nik))
+    bus.produce("permohonan", [("7000", app)])
+    bus.start()
+    bus.wait_ready()
+    deadline = time.monotonic() + 60
+    while "waiting" not in outcomes(bus):
+        assert time.monotonic() < deadline, "the application never waited"
+        time.sleep(0.3)
+    assert bus.kill(sig=signal.SIGTERM) == 0
+    shutil.rmtree(state_dir(bus))
+    bus.start()
+    bus.wait_ready()
+    bus.produce("penduduk", [(nik, bus.event("penduduk", "c", citizen(nik)))])
+    outputs = bus.decoded_until("perizinan", {app["event_id"]}, timeout_s=90)
+    # Released by its citizen, or by the unmatched timer if the restart took longer than
+    # unmatched_after_s: either way from the changelog, since its input offset was committed.
+    [out] = [o for o in outputs if o["event_id"] == app["event_id"]]
+    assert out["after"]["menunggu_ms"] > 0
+
+
 def test_kill_9_mid_stream_then_restart_gives_every_input_its_output(bus):
     niks = [nik_of(200 + i, female=i % 2 == 0) for i in range(150)]
     bus.produce("penduduk", [(n, bus.event("penduduk", "c", citizen(n))) for n in niks])
@@ -397,15 +461,28 @@ def group_members(bus: Bus) -> list[int]:
     return [len(m.assignment.topic_partitions) for m in members]
 
 
-def processed_by(bus: Bus, worker: int) -> float:
+def processor_counts(bus: Bus, worker: int = 0) -> dict[str, float]:
+    """opdbus_processor_events_total by outcome, from the worker's /metrics."""
     port = int(bus.config.section("metrics")["ports"]["processor"]) + worker
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         text = response.read().decode()
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith("opdbus_processor_events_total{")
-    )
+    counts: dict[str, float] = {}
+    for line in text.splitlines():
+        found = re.match(r'opdbus_processor_events_total\{.*outcome="(\w+)".*\} (\S+)', line)
+        if found:
+            counts[found[1]] = counts.get(found[1], 0) + float(found[2])
+    return counts
+
+
+def outcomes(bus: Bus, worker: int = 0) -> dict[str, float]:
+    try:
+        return processor_counts(bus, worker)
+    except OSError:  # not serving yet
+        return {}
+
+
+def processed_by(bus: Bus, worker: int) -> float:
+    return sum(processor_counts(bus, worker).values())
 
 
 def test_two_workers_split_the_partitions_and_still_join_correctly(bus):

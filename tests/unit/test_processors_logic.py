@@ -72,7 +72,7 @@ def test_age_bands_are_five_years_wide_counting_the_birthday(born, band):
 
 def state(**extra) -> dict:
     row = {
-        "tanggal_lahir": dt.date(1990, 3, 12),
+        "tanggal_lahir": (dt.date(1990, 3, 12) - enrich.EPOCH).days,  # an Avro date's wire value
         "jenis_kelamin": "P",
         "kode_kelurahan": "61.71.02.1003",
         "status": "HIDUP",
@@ -119,6 +119,28 @@ def test_a_period_outside_its_kind_is_refused():
     assert (found.field, found.rule) == ("periode", "must be 1-4 for TRIWULAN")
 
 
+def unscaled(amount: str) -> bytes:
+    """A decimal(18, 2) amount as Avro writes it: unscaled, two's complement."""
+    return int(Decimal(amount).scaleb(2)).to_bytes(8, "big", signed=True)
+
+
 def test_negative_spending_and_a_short_cash_plan_are_refused():
-    row = {"kode_opd": "dinkes", "pagu": Decimal("-1.00"), "rencana_kas": [Decimal(0)] * 11}
-    assert [v.field for v in validate.check("anggaran", row)] == ["pagu", "rencana_kas"]
+    row = {"kode_opd": "dinkes", "pagu": unscaled("-1.00"), "rencana_kas": [unscaled("0")] * 11}
+    violations = validate.check("anggaran", row)
+    assert [v.field for v in violations] == ["pagu", "rencana_kas"]
+    assert "-1.00" in str(violations[0])
+
+
+def test_a_zero_or_positive_amount_passes():
+    row = {"kode_opd": "dinkes", "pagu": unscaled("0.00"), "rencana_kas": [unscaled("5")] * 12}
+    assert validate.check("anggaran", row) == []
+    assert validate.check("realisasi", {"kode_opd": "dinkes", "nilai": unscaled("12.50")}) == []
+
+
+def test_wire_dates_become_calendar_days():
+    assert enrich.date_of_days(0) == dt.date(1970, 1, 1)
+    assert enrich.date_of_days(20_524) == dt.date(2026, 3, 12)
+    # 2026-03-12 23:59:59.999 UTC is still that day; one millisecond later it is the next.
+    last = (20_525 * 86_400_000) - 1
+    assert enrich.date_of_millis(last) == dt.date(2026, 3, 12)
+    assert enrich.date_of_millis(last + 1) == dt.date(2026, 3, 13)

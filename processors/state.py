@@ -1,0 +1,119 @@
+"""The worker's state: one RocksDB (rocksdict) database per partition it owns.
+
+A partition's database holds the population of that partition (`penduduk`, by NIK), the events
+waiting for a NIK not yet known (`menunggu`), and the population topic offset the population
+part reflects. Because the population topic is compacted and keyed by NIK, it is itself the
+changelog of that state (as in Kafka Streams' source-topic changelog): a worker without the
+database, or behind, reads the topic again. The waiting events have a compacted changelog of
+their own (written by the worker, keyed by NIK).
+
+Changes made while a batch is processed are kept in `pending` (later lookups in the batch see
+them) and written in one WriteBatch once the batch's outputs are acknowledged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch
+
+PENDUDUK = b"p:"
+MENUNGGU = b"w:"
+OFFSET = b"o:"
+_GONE = object()  # a pending delete
+
+
+def rocksdb_options(settings: dict[str, int]) -> Options:
+    """Small write buffers and one block cache shared by every partition (RocksDB's defaults
+    suit a server with one big database, not a worker with many small ones)."""
+    options = Options(raw_mode=True)
+    options.create_if_missing(True)
+    options.set_write_buffer_size(int(settings["write_buffer_size"]))
+    options.set_max_write_buffer_number(int(settings["max_write_buffer_number"]))
+    table = BlockBasedOptions()
+    table.set_block_cache(Cache(int(settings["block_cache_size"])))
+    options.set_block_based_table_factory(table)
+    return options
+
+
+class PartitionState:
+    def __init__(self, path: Path, options: Options) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        self.db = Rdict(str(path), options)
+        self.pending: dict[bytes, Any] = {}
+        # Few NIKs ever wait: knowing which spares a RocksDB lookup per event for the rest.
+        self.waiting_niks: set[str] = {
+            key[len(MENUNGGU) :].decode() for key in self._keys(MENUNGGU)
+        }
+
+    def _keys(self, prefix: bytes) -> list[bytes]:
+        keys = []
+        for key in self.db.keys(from_key=prefix):
+            if not key.startswith(prefix):
+                break
+            keys.append(key)
+        return keys
+
+    def _get(self, key: bytes) -> Any:
+        if key in self.pending:
+            found = self.pending[key]
+            return None if found is _GONE else found
+        raw = self.db.get(key)
+        return None if raw is None else json.loads(raw)
+
+    def citizen(self, nik: str) -> dict[str, Any] | None:
+        return self._get(PENDUDUK + nik.encode())
+
+    def set_citizen(self, nik: str, state: dict[str, Any]) -> None:
+        self.pending[PENDUDUK + nik.encode()] = state
+
+    def waiting(self, nik: str) -> list[dict[str, Any]] | None:
+        return self._get(MENUNGGU + nik.encode()) if nik in self.waiting_niks else None
+
+    def set_waiting(self, nik: str, items: list[dict[str, Any]] | None) -> None:
+        self.pending[MENUNGGU + nik.encode()] = items if items else _GONE
+        if items:
+            self.waiting_niks.add(nik)
+        else:
+            self.waiting_niks.discard(nik)
+
+    def all_waiting(self) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        """Every waiting entry, the batch's own changes included."""
+        for nik in sorted(self.waiting_niks):
+            items = self.waiting(nik)
+            if items:
+                yield nik, items
+
+    def clear_waiting(self) -> None:
+        """Forget the local waiting entries (the changelog is read again on assignment)."""
+        for key in self._keys(MENUNGGU):
+            self.db.delete(key)
+        self.waiting_niks.clear()
+
+    def offset(self, topic: str) -> int:
+        """The next offset of topic (this partition) that the stored state has not seen."""
+        raw = self.db.get(OFFSET + topic.encode())
+        return 0 if raw is None else int(raw)
+
+    def set_offset(self, topic: str, offset: int) -> None:
+        self.pending[OFFSET + topic.encode()] = offset
+
+    def write(self) -> None:
+        """Make the batch's changes durable in one atomic write."""
+        if not self.pending:
+            return
+        batch = WriteBatch(raw_mode=True)
+        for key, value in self.pending.items():
+            if value is _GONE:
+                batch.delete(key)
+            else:
+                batch.put(key, json.dumps(value, separators=(",", ":")).encode())
+        self.db.write(batch)
+        self.pending.clear()
+
+    def close(self) -> None:
+        self.pending.clear()
+        self.db.close()
