@@ -78,7 +78,7 @@ class Encoder:
             # fastavro picks a union branch by validating the whole row against each one;
             # naming it (fastavro's tuple notation) writes the same bytes in ~40% less time.
             record = {
-                name: (branch, value) if name in ROW_FIELDS and value is not None else value
+                name: (branch, value) if name in ROW_FIELDS and isinstance(value, dict) else value
                 for name, value in record.items()
             }
         out = io.BytesIO()

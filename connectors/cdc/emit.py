@@ -59,13 +59,11 @@ class Emitter:
         after: dict[str, Any] | None,
     ) -> dict[str, Any]:
         # make_event's shape and event_id, built directly (a test holds them equal): this runs
-        # for every change. Rows go in fastavro's (record name, value) union notation: the
-        # same bytes, but the writer skips trying each union branch, half the encoding time.
-        name = route.record_name
+        # for every change.
         return {
             "op": op,
-            "before": None if before is None else (name, before),
-            "after": None if after is None else (name, after),
+            "before": before,
+            "after": after,
             "source": {
                 "opd": self.opd,
                 "system": self.system,

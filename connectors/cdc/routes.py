@@ -32,13 +32,10 @@ class Route:
     baseline_extras: frozenset[str] = frozenset()
     builder: RecordBuilder = field(init=False)
     accepted: frozenset[str] = field(init=False)
-    record_name: str = field(init=False)  # full Avro name, the same for widened versions
 
     def __post_init__(self) -> None:
         self.builder = RecordBuilder(self.record)
         self.accepted = self.builder.field_names | self.baseline_extras
-        name, namespace = self.record["name"], self.record.get("namespace")
-        self.record_name = name if "." in name or not namespace else f"{namespace}.{name}"
 
     @property
     def qualified(self) -> str:

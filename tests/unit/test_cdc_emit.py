@@ -99,7 +99,7 @@ def test_update_carries_before_and_after():
     made.change(change("U", after={**ROW, "nama": "Baru"}, before=ROW))
     [(_, _, _, event)] = publisher.calls
     assert event["op"] == "u"
-    assert event["before"][1]["nama"] == "Siti Aminah" and event["after"][1]["nama"] == "Baru"
+    assert event["before"]["nama"] == "Siti Aminah" and event["after"]["nama"] == "Baru"
 
 
 def test_key_change_is_a_delete_and_tombstone_of_the_old_key_then_a_create_of_the_new():
@@ -109,7 +109,7 @@ def test_key_change_is_a_delete_and_tombstone_of_the_old_key_then_a_create_of_th
     assert publisher.kinds() == ["publish", "tombstone", "publish"]
     delete, tombstone, create = publisher.calls
     assert delete[2] == ROW["nik"] and delete[3]["op"] == "d"
-    assert delete[3]["before"][1]["nik"] == ROW["nik"] and delete[3]["after"] is None
+    assert delete[3]["before"]["nik"] == ROW["nik"] and delete[3]["after"] is None
     assert tombstone[2] == ROW["nik"]
     assert create[2] == new["nik"] and create[3]["op"] == "c" and create[3]["before"] is None
     assert delete[3]["source"]["position"] == POSITION
@@ -174,8 +174,8 @@ def test_new_column_widens_the_schema_once_and_its_value_is_published():
     assert publisher.kinds() == ["encoder", "publish", "publish"]
     registered = publisher.calls[0][2]
     assert registered["name"] == "PendudukEnvelope"
-    assert publisher.calls[1][3]["after"][1]["email"] == "siti@example.id"
-    assert publisher.calls[2][3]["after"][1]["email"] is None
+    assert publisher.calls[1][3]["after"]["email"] == "siti@example.id"
+    assert publisher.calls[2][3]["after"]["email"] is None
 
 
 def test_column_the_table_had_from_the_start_is_ignored_not_widened():
@@ -187,7 +187,7 @@ def test_column_the_table_had_from_the_start_is_ignored_not_widened():
     )  # fmt: skip
     made.change(change("I", after={**ROW, "internal_flag": "x"}))
     assert publisher.kinds() == ["publish"]
-    assert "internal_flag" not in publisher.calls[0][3]["after"][1]
+    assert "internal_flag" not in publisher.calls[0][3]["after"]
 
 
 def test_snapshot_row_is_a_read_event_positioned_at_the_slot_point():
