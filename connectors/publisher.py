@@ -23,7 +23,7 @@ from opdbus.envelope import ts_millis
 from opdbus.kafka import make_producer
 from opdbus.metrics import DEAD_LETTERS, EVENTS_FAILED, EVENTS_OUT, SOURCE_LAST_EVENT, SOURCE_TO_ACK
 from opdbus.schema_cli import subject
-from opdbus.serde import AvroSerde, Encoder
+from opdbus.serde import AvroSerde, Encoder, strip_logical
 
 STAGE = "connector"
 
@@ -64,7 +64,10 @@ class Publisher:
         self.config = config
         self.source = source
         self.producer = make_producer(config)
-        self.serde = AvroSerde(SchemaRegistryClient(config.registry_client_conf()))
+        # Records are wire values (connectors/records.py): written as they are.
+        self.serde = AvroSerde(
+            SchemaRegistryClient(config.registry_client_conf()), prepare=strip_logical
+        )
         self.dlq_topic = config.section("dead_letters")["connectors"]
         self._encoders: dict[str, Encoder] = {}
         self._counters: dict[str, Any] = {}

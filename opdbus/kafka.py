@@ -58,7 +58,6 @@ def declared_topics(config: Config) -> list[NewTopic]:
     ]
 
 
-
 def murmur2(key: bytes) -> int:
     """Kafka's murmur2 hash (seed 0x9747b28c) of key, as an unsigned 32-bit integer."""
     m, mask = 0x5BD1E995, 0xFFFFFFFF

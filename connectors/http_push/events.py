@@ -2,20 +2,18 @@
 
 The position is `<request id>#<index>`, so a client that retries with the same X-Request-Id
 gets the same event ids and downstream drops the duplicates. The source time is the OPD's
-own `dilaporkan_pada`; tx_id is the request id, tying the batch's events together.
+own `dilaporkan_pada` (a record holds it as epoch milliseconds, connectors/records.py); tx_id
+is the request id, tying the batch's events together.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from opdbus.envelope import Source, make_event
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_MS = dt.timedelta(milliseconds=1)
 TIME_FIELD = "dilaporkan_pada"
 
 
@@ -36,10 +34,6 @@ class Origin:
     key_fields: Sequence[str]
 
 
-def epoch_ms(value: dt.datetime) -> int:
-    return (value - _EPOCH) // _MS  # exact integer arithmetic, no float rounding
-
-
 def to_events(
     origin: Origin, opd: str, topic: str, request_id: str, records: list[dict[str, Any]]
 ) -> list[Outgoing]:
@@ -51,7 +45,7 @@ def to_events(
             database=origin.database,
             table=origin.table,
             position=f"{request_id}#{index}",
-            ts_ms=epoch_ms(record[TIME_FIELD]),
+            ts_ms=record[TIME_FIELD],
             tx_id=request_id,
         )
         # "c": a push carries no before image; the sink upserts by key either way.

@@ -70,7 +70,11 @@ def test_items_that_are_not_objects_are_each_listed_by_index():
 def test_valid_items_become_typed_records():
     records = VALIDATOR.records(parse_body(json.dumps({"items": [item()]}).encode()), "dinkes")
     assert records[0]["tahun"] == 2026
-    assert records[0]["dilaporkan_pada"] == dt.datetime(2026, 10, 5, 1, 0, tzinfo=dt.UTC)
+    # epoch milliseconds, as the publisher writes it (connectors/records.py)
+    assert (
+        records[0]["dilaporkan_pada"]
+        == dt.datetime(2026, 10, 5, 1, tzinfo=dt.UTC).timestamp() * 1000
+    )
 
 
 def test_422_lists_every_bad_item_with_its_field_and_rule_and_skips_good_ones():
