@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,13 +35,13 @@ class DeliveryError(RuntimeError):
 
 @dataclass
 class _Batch:
-    """What one batch sent and what Kafka answered. Its `done` is the delivery callback of
-    every message of the batch: one bound method, not a closure per message, and a late
-    answer after a timed-out commit counts towards its own batch, never the next."""
+    """What one batch sent and which sends Kafka refused. Its `done` is the delivery callback
+    of every message of the batch (called for failures only: the producer reports errors
+    alone, so a batch's acknowledgement is a flush that leaves nothing behind); a late answer
+    after a timed-out commit counts towards its own batch, never the next."""
 
-    counters: dict[str, Any]
-    sent: int = 0
-    acked: int = 0
+    sent: Counter[str] = field(default_factory=Counter)  # by topic
+    total: int = 0
     errors: list[str] = field(default_factory=list)
     source_ts_ms: list[int] = field(default_factory=list)
 
@@ -48,13 +49,6 @@ class _Batch:
         if err is not None:
             self.errors.append(f"{msg.topic()}: {err.str()}")
             EVENTS_FAILED.labels(STAGE, msg.topic(), "delivery").inc()
-            return
-        self.acked += 1
-        topic = msg.topic()
-        counter = self.counters.get(topic)
-        if counter is None:  # labels() costs microseconds a call: cache the child
-            counter = self.counters[topic] = EVENTS_OUT.labels(STAGE, topic)
-        counter.inc()
 
 
 class Publisher:
@@ -63,15 +57,14 @@ class Publisher:
     def __init__(self, config: Config, source: str) -> None:
         self.config = config
         self.source = source
-        self.producer = make_producer(config)
+        self.producer = make_producer(config, **{"delivery.report.only.error": True})
         # Records are wire values (connectors/records.py): written as they are.
         self.serde = AvroSerde(
             SchemaRegistryClient(config.registry_client_conf()), prepare=strip_logical
         )
         self.dlq_topic = config.section("dead_letters")["connectors"]
         self._encoders: dict[str, Encoder] = {}
-        self._counters: dict[str, Any] = {}
-        self._batch = _Batch(self._counters)
+        self._batch = _Batch()
         self._source_metrics = (SOURCE_TO_ACK.labels(source), SOURCE_LAST_EVENT.labels(source))
 
     def entity(self, topic: str) -> str:
@@ -109,10 +102,11 @@ class Publisher:
                 break
             except BufferError:  # local queue full: let deliveries drain, then retry
                 self.producer.poll(0.05)
-        batch.sent += 1
+        batch.sent[topic] += 1
+        batch.total += 1
         if ts_ms is not None:
             batch.source_ts_ms.append(ts_ms)
-        if batch.sent % 256 == 0:  # serve delivery callbacks now and then, not per message
+        if batch.total % 256 == 0:  # serve delivery callbacks now and then, not per message
             self.producer.poll(0)
 
     def publish(self, topic: str, key: str, event: dict[str, Any]) -> None:
@@ -146,19 +140,21 @@ class Publisher:
         """Wait until Kafka acknowledged everything since the last commit; returns the count.
         Raises DeliveryError if anything failed: the caller must not move its cursor."""
         remaining = self.producer.flush(timeout_s)
-        batch, self._batch = self._batch, _Batch(self._counters)
-        if remaining or batch.errors or batch.acked != batch.sent:
+        batch, self._batch = self._batch, _Batch()
+        if remaining or batch.errors:
             raise DeliveryError(
-                f"{batch.sent - batch.acked} of {batch.sent} events not acknowledged"
+                f"{remaining + len(batch.errors)} of {batch.total} events not acknowledged"
                 + (f": {batch.errors[0]}" if batch.errors else f" within {timeout_s:.0f}s")
             )
+        for topic, count in batch.sent.items():
+            EVENTS_OUT.labels(STAGE, topic).inc(count)
         if batch.source_ts_ms:  # source commit to confirmed ack, as the cursor sees it
             to_ack, last_event = self._source_metrics
             now = time.time()
             for ts_ms in batch.source_ts_ms:
                 to_ack.observe(max(0.0, now - ts_ms / 1000))
             last_event.set(max(batch.source_ts_ms) / 1000)
-        return batch.acked
+        return batch.total
 
     def close(self) -> None:
         self.producer.flush(30)

@@ -77,9 +77,11 @@ class Encoder:
         if branch is not None:
             # fastavro picks a union branch by validating the whole row against each one;
             # naming it (fastavro's tuple notation) writes the same bytes in ~40% less time.
+            before, after = record.get("before"), record.get("after")
             record = {
-                name: (branch, value) if name in ROW_FIELDS and isinstance(value, dict) else value
-                for name, value in record.items()
+                **record,
+                "before": (branch, before) if isinstance(before, dict) else before,
+                "after": (branch, after) if isinstance(after, dict) else after,
             }
         out = io.BytesIO()
         out.write(HEADER.pack(MAGIC, self.schema_id))
