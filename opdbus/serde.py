@@ -46,19 +46,93 @@ class RegistryUnavailable(RuntimeError):
     """The registry could not be asked for a writer schema: retry, the message is not bad."""
 
 
-ROW_FIELDS = ("before", "after")  # the envelope's ["null", <row record>] unions
+ENVELOPE_FIELDS = ["op", "before", "after", "source", "ts_ms", "event_id"]
+SOURCE_FIELDS = ["opd", "system", "database", "table", "position", "tx_id", "ts_ms", "snapshot"]
 
 
-def row_branch(parsed: Any) -> str | None:
-    """The full name of an envelope's row record (None for a schema that is no envelope)."""
-    for field in parsed.get("fields", ()) if isinstance(parsed, dict) else ():
-        if field["name"] in ROW_FIELDS and isinstance(field["type"], list):
-            for branch in field["type"]:
-                if isinstance(branch, dict) and branch.get("type") == "record":
-                    return branch["name"]
-                if isinstance(branch, str) and branch != "null":
-                    return branch
-    return None
+def _long(n: int) -> bytes:
+    """Avro's zig-zag varint."""
+    n = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _string(text: str) -> bytes:
+    data = text.encode()
+    return _long(len(data)) + data
+
+
+class EnvelopeWriter:
+    """Writes the shared envelope (schemas/envelope.avsc) around a row that fastavro writes.
+
+    Every event passes here, and fastavro spends about as long on the envelope's fixed
+    fields as on the row: picking each union branch by validation, converting per field.
+    This writes them directly, with the source's constant part (OPD, system, database, table)
+    encoded once. Only for a schema laid out exactly as the envelope, with int timestamps;
+    anything else goes to fastavro whole. A test holds the bytes equal to fastavro's for
+    every entity."""
+
+    def __init__(self, parsed: dict[str, Any]) -> None:
+        fields = {f["name"]: f["type"] for f in parsed["fields"]}
+        self.ops = {symbol: _long(i) for i, symbol in enumerate(fields["op"]["symbols"])}
+        [row] = [branch for branch in fields["before"] if isinstance(branch, dict)]
+        self.row = fastavro.parse_schema(row)
+        self._constant: dict[tuple[str, str, str, str], bytes] = {}
+
+    @staticmethod
+    def fits(parsed: Any) -> bool:
+        if not isinstance(parsed, dict) or parsed.get("type") != "record":
+            return False
+        fields = parsed["fields"]
+        if [f["name"] for f in fields] != ENVELOPE_FIELDS:
+            return False
+        types = {f["name"]: f["type"] for f in fields}
+        source = types["source"]
+        return (
+            isinstance(types["op"], dict)
+            and types["op"].get("type") == "enum"
+            and isinstance(types["before"], list)
+            and types["before"][0] == "null"
+            and any(isinstance(b, dict) and b.get("type") == "record" for b in types["before"])
+            and isinstance(types["after"], list)
+            and types["after"][0] == "null"
+            and isinstance(source, dict)
+            and [f["name"] for f in source["fields"]] == SOURCE_FIELDS
+            and [f["type"] for f in source["fields"]][:6]
+            == ["string", "string", "string", "string", "string", ["null", "string"]]
+            and source["fields"][7]["type"] == "boolean"
+            and types["event_id"] == "string"
+        )
+
+    def write(self, out: io.BytesIO, event: dict[str, Any]) -> bool:
+        """Writes event; False (nothing written) when it holds what only fastavro handles."""
+        source = event["source"]
+        if type(source["ts_ms"]) is not int or type(event["ts_ms"]) is not int:
+            return False
+        out.write(self.ops[event["op"]])
+        for row in (event["before"], event["after"]):
+            if row is None:
+                out.write(b"\x00")
+            else:
+                out.write(b"\x02")
+                fastavro.schemaless_writer(out, self.row, row)
+        key = (source["opd"], source["system"], source["database"], source["table"])
+        constant = self._constant.get(key)
+        if constant is None:
+            constant = self._constant[key] = b"".join(_string(part) for part in key)
+        tx_id = source["tx_id"]
+        out.write(constant)
+        out.write(_string(source["position"]))
+        out.write(b"\x00" if tx_id is None else b"\x02" + _string(tx_id))
+        out.write(_long(source["ts_ms"]))
+        out.write(b"\x01" if source["snapshot"] else b"\x00")
+        out.write(_long(event["ts_ms"]))
+        out.write(_string(event["event_id"]))
+        return True
 
 
 @dataclass(frozen=True)
@@ -70,22 +144,15 @@ class Encoder:
     parsed: Any
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_branch", row_branch(self.parsed))
+        envelope = EnvelopeWriter(self.parsed) if EnvelopeWriter.fits(self.parsed) else None
+        object.__setattr__(self, "_envelope", envelope)
 
     def encode(self, record: dict[str, Any]) -> bytes:
-        branch = self._branch  # type: ignore[attr-defined]
-        if branch is not None:
-            # fastavro picks a union branch by validating the whole row against each one;
-            # naming it (fastavro's tuple notation) writes the same bytes in ~40% less time.
-            before, after = record.get("before"), record.get("after")
-            record = {
-                **record,
-                "before": (branch, before) if isinstance(before, dict) else before,
-                "after": (branch, after) if isinstance(after, dict) else after,
-            }
         out = io.BytesIO()
         out.write(HEADER.pack(MAGIC, self.schema_id))
-        fastavro.schemaless_writer(out, self.parsed, record)
+        envelope: EnvelopeWriter | None = self._envelope  # type: ignore[attr-defined]
+        if envelope is None or not envelope.write(out, record):
+            fastavro.schemaless_writer(out, self.parsed, record)
         return out.getvalue()
 
 
