@@ -65,8 +65,9 @@ def esakip_tokens(config: Config) -> Path:
 def backlog(config: Config, broker: Broker) -> int:
     """Events not yet through: the processor's consumer lag plus what the sink has not
     applied (the sink keeps its offsets in the unified database, not in Kafka)."""
-    processor = config.section("processors")["app_id"]
-    committed = broker.committed([processor]).get(processor, {})
+    processors = config.section("processors")
+    committed = broker.committed([processors["app_id"]]).get(processors["app_id"], {})
+    inputs = [processors["population"]["input"], *(t for t, r in processors["routes"].items() if r)]
     sink_topics = config.section("sink")["topics"]
     with psycopg.connect(config.postgres_url(config.section("sink")["database"])) as conn:
         applied = {
@@ -77,19 +78,29 @@ def backlog(config: Config, broker: Broker) -> int:
             )
         }
     counts = broker.topics()
+    # Every input partition counts, committed or not: a processor that never committed
+    # (or never started) has everything still to do.
+    parts = {(t, p) for t in inputs for p in range(counts.get(t, 0))} | set(committed)
     sink_parts = [(t, p) for t in sink_topics for p in range(counts.get(t, 0))]
-    ends = broker.end_offsets([*committed, *sink_parts])
-    behind = sum(max(ends[tp] - offset, 0) for tp, offset in committed.items() if tp in ends)
+    ends = broker.end_offsets([*parts, *sink_parts])
+    behind = sum(max(ends[tp] - committed.get(tp, 0), 0) for tp in parts if tp in ends)
     return behind + sum(max(ends[tp] - applied.get(tp, 0), 0) for tp in sink_parts)
 
 
-def wait_drained(config: Config, timeout_s: float, settle_s: float = 6) -> None:
-    """Until nothing is left in flight for settle_s (connectors publish within a second)."""
+def wait_drained(
+    config: Config, timeout_s: float, settle_s: float = 6, bus: Bus | None = None
+) -> None:
+    """Until nothing is left in flight for settle_s (connectors publish within a second);
+    with the local bus, a process of it that died ends the wait at once, naming its log."""
     broker = Broker(config, timeout_s=10)
     deadline = time.monotonic() + timeout_s
     quiet_since: float | None = None
     shown: int | None = None
     while True:
+        down = [] if bus is None else [n for n, s in bus.status().items() if s["state"] != "up"]
+        if down:
+            logs = ", ".join(str(config.state_dir / "logs" / f"{n}.log") for n in down)
+            raise StackError(f"{', '.join(down)} stopped while draining; see {logs}")
         left = backlog(config, broker)
         now = time.monotonic()
         quiet_since = (quiet_since or now) if left == 0 else None
@@ -145,7 +156,11 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         str(tokens),
     )
     step(7, "waiting for the pipeline to drain, then the M&E report")
-    wait_drained(config, timeout_s=float(demo["drain_timeout_s"]))
+    wait_drained(
+        config,
+        timeout_s=float(demo["drain_timeout_s"]),
+        bus=None if args.external else Bus(config),
+    )
     report = config.state_dir / "report" / "monev.html"
     run_opdbus(config, "report", "--out", str(report))
     if args.external:

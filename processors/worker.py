@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
-from opdbus.config import Config
+from opdbus.config import Config, ConfigError
 from opdbus.kafka import ensure_topics, make_admin, make_consumer, topic_spec
 from opdbus.metrics import WAITING
 from opdbus.processors import restore
@@ -72,24 +72,48 @@ class Worker:
             **dict.fromkeys(self.steps.other_routes, self.steps.lainnya),
         }
 
-    def ensure_internal_topics(self) -> None:
+    def ensure_internal_topics(self, timeout_s: float = 30) -> None:
+        """Create the worker's topics and wait until the broker lists them, so the first
+        assignment already includes them; refuse a population topic whose partition count
+        is not processors.partitions (re-keying would aim at the wrong partitions)."""
+        admin = make_admin(self.config)
+        internal = [self.steps.by_nik, self.steps.changelog]
         ensure_topics(
-            make_admin(self.config),
+            admin,
             [
                 topic_spec(self.steps.by_nik, self.partitions),
                 topic_spec(self.steps.changelog, self.partitions, compacted=True),
             ],
         )
+        deadline = time.monotonic() + timeout_s
+        while True:
+            listed = admin.list_topics(timeout=10).topics
+            counts = {
+                name: len(listed[name].partitions)
+                for name in [*internal, self.population]
+                if name in listed and listed[name].error is None
+            }
+            if len(counts) == len(internal) + 1:
+                break
+            if time.monotonic() > deadline:
+                missing = sorted({*internal, self.population} - set(counts))
+                raise ConfigError(f"topics {missing} do not exist (run `opdbus init`)")
+            time.sleep(0.2)
+        if counts[self.population] != self.partitions:
+            raise ConfigError(
+                f"{self.population} has {counts[self.population]} partitions but "
+                f"processors.partitions is {self.partitions}: they must be equal"
+            )
 
     # -- assignment -------------------------------------------------------------------------
 
     def _on_assign(self, consumer: Consumer, assigned: list[TopicPartition]) -> None:
         population = {tp.partition for tp in assigned if tp.topic == self.population}
         by_nik = {tp.partition for tp in assigned if tp.topic == self.steps.by_nik}
-        if population != by_nik:  # would make lookups miss: refuse to run like that
+        if by_nik - population:  # events without their partition's state: lookups would miss
             raise RuntimeError(
-                f"population partitions {sorted(population)} and re-keyed partitions "
-                f"{sorted(by_nik)} differ: the topics must have equal partition counts"
+                f"re-keyed partitions {sorted(by_nik)} came without population partitions "
+                f"{sorted(by_nik - population)}: the topics must have equal partition counts"
             )
         started = time.monotonic()
         for partition in sorted(population):
