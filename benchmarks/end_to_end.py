@@ -42,11 +42,13 @@ def scrape(url: str) -> dict[str, float]:
     return values
 
 
-def histogram(values: dict[str, float], metric: str) -> list[tuple[float, float]]:
-    """(upper bound, cumulative count) summed over every label set."""
+def histogram(
+    values: dict[str, float], metric: str, table: str | None = None
+) -> list[tuple[float, float]]:
+    """(upper bound, cumulative count) summed over every label set (or one table's)."""
     buckets: dict[float, float] = defaultdict(float)
     for name, count in values.items():
-        if name.startswith(f"{metric}_bucket{{"):
+        if name.startswith(f"{metric}_bucket{{") and (table is None or f'table="{table}"' in name):
             bound = name.split('le="', 1)[1].split('"', 1)[0]
             buckets[float("inf") if bound == "+Inf" else float(bound)] += count
     return sorted(buckets.items())
@@ -154,6 +156,18 @@ def main() -> None:
         f"source commit -> view row: p50 {p50:.2f}s {where50}, p99 {p99:.2f}s {where99} "
         f"(target p99 <= 1 s at 1,000 events/s)"
     )
+    tables = sorted({k.split('table="', 1)[1].split('"', 1)[0] for k in after if 'table="' in k})
+    for table in tables:  # sources differ: CDC streams, polling and file drop wait a second
+        rows_of = delta(
+            histogram(after, "opdbus_end_to_end_seconds", table),
+            histogram(before, "opdbus_end_to_end_seconds", table),
+        )
+        if rows_of and rows_of[-1][1]:
+            t50, _ = quantile(rows_of, 0.5)
+            t99, at99 = quantile(rows_of, 0.99)
+            print(
+                f"  {table:<12} {rows_of[-1][1]:>8,.0f} rows  p50 {t50:.2f}s  p99 {t99:.2f}s {at99}"
+            )
 
 
 if __name__ == "__main__":
