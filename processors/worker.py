@@ -31,6 +31,7 @@ from opdbus.processors.state import PartitionState, rocksdb_options
 from opdbus.processors.steps import Steps
 
 log = logging.getLogger("opdbus.process")
+RESTORE_PROGRESS_EVERY = 100_000  # a log line per this many events read again
 
 
 class NotOwned(RuntimeError):
@@ -144,12 +145,17 @@ class Worker:
             if target >= 0 and self.states[p].offset(self.population) < target
         }
         read = 0
+        total = sum(target - start for start, target in ranges.values())
+        if total:
+            log.info("restoring the population state: up to %d events to read again", total)
         for msg in restore.read(self.config, self.population, ranges):
             state = self.states[msg.partition()]
             self.steps.restore_penduduk(msg, state)
             read += 1
             if len(state.pending) >= self.batch_max:
                 state.write()
+            if read % RESTORE_PROGRESS_EVERY == 0:
+                log.info("restoring the population state: %d of up to %d read", read, total)
         for partition, (_, target) in ranges.items():
             self.states[partition].set_offset(self.population, target)
             self.states[partition].write()
