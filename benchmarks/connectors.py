@@ -467,29 +467,13 @@ def latency_phase(
 def producer_performance(bench: Bench, records: int, throughput: int) -> dict[str, float]:
     """ProducerPerformance on a fresh topic: records/s and its send-to-ack percentiles (ms)."""
     topic = bench.topic(f"baseline.{throughput if throughput > 0 else 'max'}", None)
-    libs = distribution.dist_dir(Stack(bench.config).layout) / "kafka-libs"
-    out = subprocess.run(
-        [
-            distribution.find_java(17),
-            "-cp",
-            f"{libs}/*",
-            "org.apache.kafka.tools.ProducerPerformance",
-            "--topic",
-            topic,
-            "--num-records",
-            str(records),
-            "--record-size",
-            str(bench.args.record_size),
-            "--throughput",
-            str(throughput),
-            "--producer-props",
-            f"bootstrap.servers={bench.config.bootstrap_servers}",
-            "acks=all",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
+    out = distribution.kafka_tool(
+        Stack(bench.config).layout,
+        "ProducerPerformance",
+        *("--topic", topic, "--num-records", str(records)),
+        *("--record-size", str(bench.args.record_size), "--throughput", str(throughput)),
+        *("--producer-props", f"bootstrap.servers={bench.config.bootstrap_servers}", "acks=all"),
+        timeout_s=300,
     ).stdout
     # The summary line: "N records sent, X records/sec (..), .. ms 50th, .. ms 95th, .. ms 99th"
     summary = [line for line in out.splitlines() if "records sent" in line][-1]

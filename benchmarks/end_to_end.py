@@ -75,29 +75,14 @@ def delta(after: list[tuple[float, float]], before: list[tuple[float, float]]):
 
 
 def producer_baseline(config, stack: Stack, rate: float, records: int) -> str:
-    libs = distribution.dist_dir(stack.layout) / "kafka-libs"
     topic = "bench.e2e.baseline"  # topics are never auto-created on this broker
     ensure_topics(make_admin(config), [topic_spec(topic, 6)])
-    out = subprocess.run(
-        [
-            distribution.find_java(17),
-            "-cp",
-            f"{libs}/*",
-            "org.apache.kafka.tools.ProducerPerformance",
-            "--topic",
-            "bench.e2e.baseline",
-            "--num-records",
-            str(records),
-            "--record-size",
-            "400",
-            "--throughput",
-            str(int(rate)),
-            "--producer-props",
-            f"bootstrap.servers={config.bootstrap_servers}",
-            "acks=all",
-        ],
-        capture_output=True,
-        text=True,
+    out = distribution.kafka_tool(
+        stack.layout,
+        "ProducerPerformance",
+        *("--topic", topic, "--num-records", str(records), "--record-size", "400"),
+        *("--throughput", str(int(rate)), "--producer-props"),
+        *(f"bootstrap.servers={config.bootstrap_servers}", "acks=all"),
         check=False,
     )
     lines = out.stdout.strip().splitlines()

@@ -106,32 +106,13 @@ def rss_mib(pid: int) -> float:
 
 
 def kafka_consumer_baseline(config, stack: Stack, topic: str, count: int) -> float:
-    libs = distribution.dist_dir(stack.layout) / "kafka-libs"
-    out = (
-        subprocess.run(
-            [
-                distribution.find_java(17),
-                "-cp",
-                f"{libs}/*",
-                "org.apache.kafka.tools.ConsumerPerformance",
-                "--topic",
-                topic,
-                "--messages",
-                str(count),
-                "--bootstrap-server",
-                config.bootstrap_servers,
-                "--timeout",
-                "120000",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-        .split(",")
+    out = distribution.kafka_tool(
+        stack.layout,
+        "ConsumerPerformance",
+        *("--topic", topic, "--messages", str(count)),
+        *("--bootstrap-server", config.bootstrap_servers, "--timeout", "120000"),
     )
-    return float(out[5])  # nMsg.sec
+    return float(out.stdout.strip().splitlines()[-1].split(",")[5])  # nMsg.sec
 
 
 def faust_loop_baseline(config, topic: str, count: int) -> float | None:

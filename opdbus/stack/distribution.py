@@ -24,6 +24,26 @@ def dist_dir(layout: Layout) -> Path:
     return layout.dist / _pom_digest()
 
 
+def kafka_tool(
+    layout: Layout, tool: str, *args: str, timeout_s: float | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """One of Kafka's own tools (org.apache.kafka.tools.<tool>, e.g. ProducerPerformance) run
+    from the downloaded jars: the baselines the benchmarks and tests measure beside the bus."""
+    return subprocess.run(
+        [
+            find_java(17),
+            "-cp",
+            f"{dist_dir(layout) / 'kafka-libs'}/*",
+            f"org.apache.kafka.tools.{tool}",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=check,
+    )
+
+
 def ensure_downloaded(layout: Layout, progress=print) -> Path:
     target = dist_dir(layout)
     stamp = target / ".complete"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 import uuid
 
 import psycopg
@@ -113,52 +112,21 @@ def test_a_taken_port_fails_with_one_line_naming_the_port_and_the_fix(tmp_path):
 
 def test_kafka_perf_tools_from_the_jars_work_against_the_broker(stack, config, new_topic):
     topic = new_topic("test.perf")
-    libs = distribution.dist_dir(stack.layout) / "kafka-libs"
-    java = distribution.find_java(17)
     broker = Kafka(config, stack.layout, None).endpoint
-    produced = subprocess.run(
-        [
-            java,
-            "-cp",
-            f"{libs}/*",
-            "org.apache.kafka.tools.ProducerPerformance",
-            "--topic",
-            topic,
-            "--num-records",
-            "2000",
-            "--record-size",
-            "200",
-            "--throughput",
-            "-1",
-            "--producer-props",
-            f"bootstrap.servers={broker}",
-            "acks=all",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
+    produced = distribution.kafka_tool(
+        stack.layout,
+        "ProducerPerformance",
+        *("--topic", topic, "--num-records", "2000", "--record-size", "200"),
+        *("--throughput", "-1", "--producer-props", f"bootstrap.servers={broker}", "acks=all"),
+        timeout_s=120,
     )
     assert "2000 records sent" in produced.stdout
-    consumed = subprocess.run(
-        [
-            java,
-            "-cp",
-            f"{libs}/*",
-            "org.apache.kafka.tools.ConsumerPerformance",
-            "--topic",
-            topic,
-            "--messages",
-            "2000",
-            "--bootstrap-server",
-            broker,
-            "--timeout",
-            "60000",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
+    consumed = distribution.kafka_tool(
+        stack.layout,
+        "ConsumerPerformance",
+        *("--topic", topic, "--messages", "2000", "--bootstrap-server", broker),
+        *("--timeout", "60000"),
+        timeout_s=120,
     )
     # The data line: start, end, MB, MB/s, messages, ...; messages is the fifth column.
     data = consumed.stdout.strip().splitlines()[-1].split(",")
