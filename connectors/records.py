@@ -20,9 +20,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from opdbus import wire
+
 UTC = dt.UTC
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
-EPOCH_DAY = EPOCH.date()
 
 
 class RecordError(ValueError):
@@ -100,7 +100,7 @@ def _as_date(value: Any) -> dt.date:
 
 
 def _date(value: Any) -> int:
-    return (_as_date(value) - EPOCH_DAY).days
+    return wire.days(_as_date(value))
 
 
 def _as_timestamp(value: Any) -> dt.datetime:
@@ -117,9 +117,7 @@ def _as_timestamp(value: Any) -> dt.datetime:
 
 def _timestamp_converter(per_second: int) -> Convert:
     def convert(value: Any) -> int:
-        delta = _as_timestamp(value) - EPOCH
-        whole = (delta.days * 86_400 + delta.seconds) * per_second
-        return whole + delta.microseconds // (1_000_000 // per_second)
+        return wire.since_epoch(_as_timestamp(value), per_second)
 
     return convert
 
@@ -141,9 +139,7 @@ def _decimal_converter(scale: int, precision: int) -> Convert:
             raise ValueError(f"must have at most {scale} decimal places")
         if len(scaled.as_tuple().digits) > precision:
             raise ValueError(f"must have at most {precision} digits")
-        unscaled = int(scaled.scaleb(scale))
-        # As fastavro sizes it: the magnitude's bits plus a sign bit, in whole bytes.
-        return unscaled.to_bytes((abs(unscaled).bit_length() + 8) // 8, "big", signed=True)
+        return wire.decimal_bytes(int(scaled.scaleb(scale)))
 
     return convert
 

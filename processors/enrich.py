@@ -4,7 +4,7 @@ The state keeps only what enrichment needs (no name, no KK number): birth date f
 band, sex, domicile kelurahan, civil status, and the source position that ordered it.
 
 Records arrive as Avro wire values (opdbus.serde.strip_logical): a date is a day number, a
-timestamp-millis an int; the few dates the logic needs are made here.
+timestamp-millis an int; the few dates the logic needs come from opdbus.wire.
 """
 
 from __future__ import annotations
@@ -12,24 +12,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from opdbus import rules
+from opdbus import rules, wire
 from opdbus.envelope import ts_millis
 
-EPOCH = dt.date(1970, 1, 1)
-MS_PER_DAY = 86_400_000
 ELEMENTS = ("kelompok_umur", "jenis_kelamin", "kode_kecamatan", "kode_kelurahan", "status")
 BAND_YEARS = 5
 OLDEST_BAND = 75
-
-
-def date_of_days(days: int) -> dt.date:
-    """An Avro date (days since 1970-01-01)."""
-    return EPOCH + dt.timedelta(days=days)
-
-
-def date_of_millis(millis: int) -> dt.date:
-    """The UTC day of an Avro timestamp-millis."""
-    return date_of_days(millis // MS_PER_DAY)
 
 
 def age_band(birth: dt.date, on: dt.date) -> str:
@@ -62,7 +50,7 @@ def attributes(state: dict[str, Any] | None, on: dt.date, allowed: frozenset[str
     if state is None:
         return dict.fromkeys(ELEMENTS)
     full = {
-        "kelompok_umur": age_band(date_of_days(state["tanggal_lahir"]), on),
+        "kelompok_umur": age_band(wire.date_of_days(state["tanggal_lahir"]), on),
         "jenis_kelamin": state["jenis_kelamin"],
         "kode_kecamatan": rules.kecamatan_of(state["kode_kelurahan"]),
         "kode_kelurahan": state["kode_kelurahan"],

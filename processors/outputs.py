@@ -11,9 +11,9 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from opdbus import rules
+from opdbus import rules, wire
 from opdbus.envelope import Source, event_id
-from opdbus.processors.enrich import ELEMENTS, attributes, date_of_days, date_of_millis
+from opdbus.processors.enrich import ELEMENTS, attributes
 from opdbus.processors.protect import Pseudonymizer
 
 
@@ -72,7 +72,7 @@ def perizinan(
     waited_ms: int,
 ) -> dict[str, Any]:
     submitted = row.get("tanggal_pengajuan")
-    on = date_of_millis(submitted) if submitted is not None else dt.date.today()
+    on = wire.date_of_millis(submitted) if submitted is not None else dt.date.today()
     record = {k: v for k, v in row.items() if k != "nik_pemohon"}
     record["kode_kecamatan"] = rules.kecamatan_of(row["kode_kelurahan"])
     record["nik_pseudonim"] = protect.pseudonym(row["nik_pemohon"])
@@ -103,7 +103,7 @@ def keuangan(entity: str, row: dict[str, Any]) -> dict[str, Any]:
     return {
         "jenis": "REALISASI",
         "id": row["id"],
-        "tahun": date_of_days(row["tanggal_sp2d"]).year,
+        "tahun": wire.date_of_days(row["tanggal_sp2d"]).year,
         "kode_opd": row["kode_opd"],
         "kode_program": None,
         "kode_kegiatan": row["kode_kegiatan"],
@@ -120,7 +120,7 @@ def keuangan(entity: str, row: dict[str, Any]) -> dict[str, Any]:
 def penduduk_pseudonim(
     row: dict[str, Any], protect: Pseudonymizer, state: dict[str, Any]
 ) -> dict[str, Any]:
-    on = date_of_millis(row["updated_at"])
+    on = wire.date_of_millis(row["updated_at"])
     attrs = attributes(state, on, frozenset(ELEMENTS))
     return {
         "nik_pseudonim": protect.pseudonym(row["nik"]),

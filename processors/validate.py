@@ -11,7 +11,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from opdbus import rules
+from opdbus import rules, wire
 from opdbus.rules import RuleViolation
 
 PERIODS = {"BULAN": 12, "TRIWULAN": 4, "SEMESTER": 2, "TAHUN": 1}
@@ -52,10 +52,10 @@ def _opd(row: dict[str, Any]) -> list[RuleViolation]:
 
 
 def _not_negative(field: str, amount: bytes) -> list[RuleViolation]:
-    unscaled = int.from_bytes(amount, "big", signed=True)
-    if unscaled >= 0:
+    value = wire.unscaled(amount)
+    if value >= 0:
         return []
-    return [RuleViolation(field, "must not be negative", Decimal(unscaled).scaleb(-MONEY_SCALE))]
+    return [RuleViolation(field, "must not be negative", Decimal(value).scaleb(-MONEY_SCALE))]
 
 
 def _penduduk(row: dict[str, Any]) -> list[RuleViolation]:

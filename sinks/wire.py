@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from opdbus.wire import unscaled
+
 INT4, INT8, INT8_ARRAY = 23, 20, 1016  # PostgreSQL type OIDs, for binary COPY
 
 EPOCH_TS = "'1970-01-01 00:00:00+00'::timestamptz"
@@ -40,12 +42,8 @@ DATE = Conversion(None, "integer", INT4, "'1970-01-01'::date + {}")
 BIGINT_DIGITS = 18
 
 
-def unscaled(data: bytes) -> int:
-    return int.from_bytes(data, "big", signed=True)
-
-
 def _unscaled_all(items: list[bytes] | None) -> list[int] | None:
-    return None if items is None else [int.from_bytes(b, "big", signed=True) for b in items]
+    return None if items is None else [unscaled(b) for b in items]
 
 
 def _decimal(precision: int, scale: int) -> Conversion:

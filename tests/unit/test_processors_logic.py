@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from opdbus import wire
 from opdbus.config import ConfigError
 from opdbus.processors import enrich, outputs, validate
 from opdbus.processors.protect import Pseudonymizer
@@ -72,7 +73,7 @@ def test_age_bands_are_five_years_wide_counting_the_birthday(born, band):
 
 def state(**extra) -> dict:
     row = {
-        "tanggal_lahir": (dt.date(1990, 3, 12) - enrich.EPOCH).days,  # an Avro date's wire value
+        "tanggal_lahir": (dt.date(1990, 3, 12) - dt.date(1970, 1, 1)).days,  # Avro wire date
         "jenis_kelamin": "P",
         "kode_kelurahan": "61.71.02.1003",
         "status": "HIDUP",
@@ -138,9 +139,9 @@ def test_a_zero_or_positive_amount_passes():
 
 
 def test_wire_dates_become_calendar_days():
-    assert enrich.date_of_days(0) == dt.date(1970, 1, 1)
-    assert enrich.date_of_days(20_524) == dt.date(2026, 3, 12)
+    assert wire.date_of_days(0) == dt.date(1970, 1, 1)
+    assert wire.date_of_days(20_524) == dt.date(2026, 3, 12)
     # 2026-03-12 23:59:59.999 UTC is still that day; one millisecond later it is the next.
     last = (20_525 * 86_400_000) - 1
-    assert enrich.date_of_millis(last) == dt.date(2026, 3, 12)
-    assert enrich.date_of_millis(last + 1) == dt.date(2026, 3, 13)
+    assert wire.date_of_millis(last) == dt.date(2026, 3, 12)
+    assert wire.date_of_millis(last + 1) == dt.date(2026, 3, 13)
