@@ -37,6 +37,14 @@ def internal_topics(config: Config) -> dict[str, str]:
     return {"by_nik": f"{app_id}-perizinan-by-nik", "changelog": f"{app_id}-menunggu-changelog"}
 
 
+class Rejected(Exception):
+    """An event that cannot be processed: the stage that refused it and why."""
+
+    def __init__(self, stage: str, error: Exception) -> None:
+        super().__init__(f"{stage}: {error}")
+        self.stage, self.error = stage, error
+
+
 def kept(op: str, citizen: dict[str, Any]) -> dict[str, Any]:
     """What the state keeps: a deleted citizen keeps only its version, so that a late older
     update cannot resurrect them."""
@@ -67,18 +75,24 @@ class Steps:
         # while too many wait (Worker._pace_rekeying) and forgets them on a rebalance.
         self.rekeyed: dict[bytes, dict[str, Any]] = {}
 
+    def _checked(self, msg: Message) -> dict[str, Any]:
+        """The event's envelope; raises Rejected for bad bytes or a broken rule."""
+        try:
+            raw = self.out.serde.decode(msg.value())
+        except Exception as exc:  # any undecodable message is rejected, never fatal
+            raise Rejected("decode", exc) from exc
+        violations = validate.check(self.out.entity(msg.topic()), outputs.row_of(raw))
+        if violations:
+            raise Rejected("validate", validate.ValidationError(violations))
+        return raw
+
     def decoded(self, msg: Message) -> dict[str, Any] | None:
         """The event's envelope, or None after parking it (bad bytes, broken rule)."""
         try:
-            raw = self.out.serde.decode(msg.value())
-        except Exception as exc:  # any undecodable message is parked, never fatal
-            self.out.dead_letter(msg, exc, "decode")
+            return self._checked(msg)
+        except Rejected as rejected:
+            self.out.dead_letter(msg, rejected.error, rejected.stage)
             return None
-        violations = validate.check(self.out.entity(msg.topic()), outputs.row_of(raw))
-        if violations:
-            self.out.dead_letter(msg, validate.ValidationError(violations), "validate")
-            return None
-        return raw
 
     # -- population -------------------------------------------------------------------------
 
@@ -88,16 +102,15 @@ class Steps:
         raw = self.decoded(msg)
         if raw is None:
             return
-        row = outputs.row_of(raw)
-        nik = row["nik"]
-        citizen = citizen_state(row, raw["source"])
-        if not is_newer(citizen["version"], state.citizen(nik)):
+        citizen = self._apply(raw, state)
+        if citizen is None:
             self.out.count(msg.topic(), "stale")
             return
+        row = outputs.row_of(raw)
+        nik = row["nik"]
         pseudonym = self.out.protect.pseudonym(nik)
         record = outputs.penduduk_pseudonim(row, self.out.protect, citizen)
         self.out.emit(self.population["output"], pseudonym, raw, record, nik)
-        state.set_citizen(nik, kept(raw["op"], citizen))
         if raw["op"] == "d":
             # The tombstone lets compaction forget the pseudonym.
             self.out.send(self.population["output"], pseudonym.encode(), None)
@@ -111,15 +124,20 @@ class Steps:
         if msg.value() is None:
             return
         try:
-            raw = self.out.serde.decode(msg.value())
-        except Exception:  # parked when it was first processed
+            raw = self._checked(msg)
+        except Rejected:  # parked when it was first processed
             return
+        self._apply(raw, state)
+
+    def _apply(self, raw: dict[str, Any], state: PartitionState) -> dict[str, Any] | None:
+        """Store the citizen's new state if the change is newer than what the state holds (an
+        older one never overwrites); returns it, or None for a stale change."""
         row = outputs.row_of(raw)
-        if validate.check(self.out.entity(msg.topic()), row):
-            return
         citizen = citizen_state(row, raw["source"])
-        if is_newer(citizen["version"], state.citizen(row["nik"])):
-            state.set_citizen(row["nik"], kept(raw["op"], citizen))
+        if not is_newer(citizen["version"], state.citizen(row["nik"])):
+            return None
+        state.set_citizen(row["nik"], kept(raw["op"], citizen))
+        return citizen
 
     # -- licence applications ---------------------------------------------------------------
 

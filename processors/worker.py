@@ -138,11 +138,11 @@ class Worker:
         committed = consumer.committed(
             [TopicPartition(self.population, p) for p in partitions], timeout=30
         )
-        targets = {tp.partition: tp.offset for tp in committed}
+        seen = {p: self.states[p].offset(self.population) for p in partitions}
         ranges = {
-            p: (self.states[p].offset(self.population), target)
-            for p, target in targets.items()
-            if target >= 0 and self.states[p].offset(self.population) < target
+            tp.partition: (seen[tp.partition], tp.offset)
+            for tp in committed
+            if tp.offset >= 0 and seen[tp.partition] < tp.offset
         }
         read = 0
         total = sum(target - start for start, target in ranges.values())
