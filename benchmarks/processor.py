@@ -32,7 +32,14 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from opdbus import config as config_module
 from opdbus import schemas
 from opdbus.envelope import Source, make_event
-from opdbus.kafka import ensure_topics, make_admin, make_consumer, make_producer, topic_spec
+from opdbus.kafka import (
+    ensure_topics,
+    make_admin,
+    make_consumer,
+    make_producer,
+    produce,
+    topic_spec,
+)
 from opdbus.serde import AvroSerde
 from opdbus.stack import distribution
 from opdbus.stack.manager import Stack
@@ -53,7 +60,7 @@ def nik(i: int) -> tuple[str, dt.date, str]:
     )
 
 
-def produce(config, topic: str, entity: str, rows, key_of, serde: AvroSerde) -> float:
+def produce_rows(config, topic: str, entity: str, rows, key_of, serde: AvroSerde) -> float:
     encoder = serde.encoder(f"{topic}-value", schemas.current(entity), register=True)
     producer = make_producer(config, **{"linger.ms": 50, "batch.size": 1_000_000})
     started = time.monotonic()
@@ -61,12 +68,7 @@ def produce(config, topic: str, entity: str, rows, key_of, serde: AvroSerde) -> 
     for n, row in enumerate(rows):
         source = Source(*system, system[1], entity, f"bench-{n}", int(time.time() * 1000))
         value = encoder.encode(make_event("c", source, after=row))
-        while True:
-            try:
-                producer.produce(topic, key=key_of(row).encode(), value=value)
-                break
-            except BufferError:
-                producer.poll(0.1)
+        produce(producer, topic, key=key_of(row).encode(), value=value)
         if n % 10000 == 0:
             producer.poll(0)
             print(f"\r  produced {n:,} {entity}", end="", flush=True)
@@ -190,7 +192,7 @@ def main() -> None:
         for i in range(args.citizens)
         for n, born, sex in [nik(i)]
     )
-    produce(config, t["penduduk"], "penduduk", citizens, lambda r: r["nik"], serde)
+    produce_rows(config, t["penduduk"], "penduduk", citizens, lambda r: r["nik"], serde)
     baseline = kafka_consumer_baseline(config, stack, t["penduduk"], args.citizens)
     print("faust's agent loop on the same topic (baseline)...")
     faust_rate = faust_loop_baseline(config, t["penduduk"], args.citizens)
@@ -271,7 +273,7 @@ def main() -> None:
             for i in range(args.applications)
         )
         print(f"applications: {args.applications:,} (produced while no worker runs)")
-        produce(
+        produce_rows(
             config, t["permohonan"], "permohonan", apps, lambda r: str(r["id_permohonan"]), serde
         )
         # Timed from the restarted worker's readiness (its state is on disk): re-key, look

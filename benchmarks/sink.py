@@ -34,7 +34,14 @@ from opdbus import config as config_module
 from opdbus import schemas
 from opdbus.config import Config
 from opdbus.envelope import Source, make_event
-from opdbus.kafka import ensure_topics, make_admin, make_consumer, make_producer, topic_spec
+from opdbus.kafka import (
+    ensure_topics,
+    make_admin,
+    make_consumer,
+    make_producer,
+    produce,
+    topic_spec,
+)
 from opdbus.serde import AvroSerde
 from opdbus.sinks.decode import WireDecoder
 from opdbus.sinks.rows import RowMapper
@@ -88,19 +95,16 @@ def events(count: int, version: int) -> list[dict[str, Any]]:
     return made
 
 
-def produce(config: Config, topic: str, batch: list[dict[str, Any]], serde: AvroSerde) -> float:
+def produce_events(
+    config: Config, topic: str, batch: list[dict[str, Any]], serde: AvroSerde
+) -> float:
     encoder = serde.encoder(f"{topic}-value", schemas.current("perizinan"), register=True)
     producer = make_producer(config, **{"linger.ms": 50, "batch.size": 1_000_000})
     started = time.monotonic()
     for event in batch:
         value = encoder.encode(event)
         key = str(event["after"]["id_permohonan"]).encode()
-        while True:
-            try:
-                producer.produce(topic, key=key, value=value)
-                break
-            except BufferError:
-                producer.poll(0.1)
+        produce(producer, topic, key=key, value=value)
     producer.flush()
     return time.monotonic() - started
 
@@ -228,13 +232,13 @@ def main() -> None:
     try:
         subprocess.run([OPDBUS, "sink", "--migrate-only"], env=env, check=True)
         inserts = events(args.events, 0)
-        took = produce(config, topic, inserts, serde)
+        took = produce_events(config, topic, inserts, serde)
         print(f"produced {len(inserts):,} new applications in {took:.1f}s")
         ends = end_offsets(config, topic, args.partitions)
         insert_s, insert_total_s, insert_n, rss = drain(
             config, database, group, env, workdir, ends, args.sinks
         )
-        took = produce(config, topic, events(args.events, 1), serde)
+        took = produce_events(config, topic, events(args.events, 1), serde)
         print(f"produced {args.events:,} changes of them in {took:.1f}s")
         ends = end_offsets(config, topic, args.partitions)
         update_s, _, update_n, rss_updates = drain(

@@ -21,7 +21,7 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from opdbus import schemas
 from opdbus.config import Config, ConfigError
 from opdbus.envelope import ts_millis
-from opdbus.kafka import make_producer
+from opdbus.kafka import make_producer, produce
 from opdbus.metrics import DEAD_LETTERS, EVENTS_FAILED, EVENTS_OUT, SOURCE_LAST_EVENT, SOURCE_TO_ACK
 from opdbus.schema_cli import subject
 from opdbus.serde import AvroSerde, Encoder, strip_logical
@@ -94,14 +94,14 @@ class Publisher:
 
     def _produce(self, topic: str, key: str, value: bytes | None, headers=None, ts_ms=None) -> None:
         batch = self._batch
-        while True:
-            try:
-                self.producer.produce(
-                    topic, key=key.encode(), value=value, headers=headers, on_delivery=batch.done
-                )
-                break
-            except BufferError:  # local queue full: let deliveries drain, then retry
-                self.producer.poll(0.05)
+        produce(
+            self.producer,
+            topic,
+            key=key.encode(),
+            value=value,
+            headers=headers,
+            on_delivery=batch.done,
+        )
         batch.sent[topic] += 1
         batch.total += 1
         if ts_ms is not None:

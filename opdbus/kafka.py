@@ -19,6 +19,17 @@ def make_producer(config: Config, **overrides: Any) -> Producer:
     return Producer({**config.librdkafka("producer"), **overrides})
 
 
+def produce(producer: Producer, topic: str, **message: Any) -> None:
+    """producer.produce(topic, **message), waiting while librdkafka's local queue is full (its
+    deliveries drain it) rather than failing with BufferError."""
+    while True:
+        try:
+            producer.produce(topic, **message)
+            return
+        except BufferError:
+            producer.poll(0.05)
+
+
 def make_consumer(config: Config, group_id: str, **overrides: Any) -> Consumer:
     return Consumer({**config.librdkafka("consumer"), "group.id": group_id, **overrides})
 

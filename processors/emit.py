@@ -18,7 +18,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from opdbus import schemas
 from opdbus.config import Config
 from opdbus.envelope import ts_millis
-from opdbus.kafka import make_producer
+from opdbus.kafka import make_producer, produce
 from opdbus.metrics import PROCESSED, PROCESSING_SECONDS
 from opdbus.processors import dead_letters, outputs, protect
 from opdbus.schema_cli import subject
@@ -77,12 +77,7 @@ class Emitter:
         headers: list[tuple[str, bytes]] | None = None,
         partition: int = -1,
     ) -> None:
-        while True:
-            try:
-                self.producer.produce(topic, value, key, partition, headers=headers)
-                return
-            except BufferError:  # the local queue is full: let deliveries drain it
-                self.producer.poll(0.05)
+        produce(self.producer, topic, value=value, key=key, partition=partition, headers=headers)
 
     def emit(
         self, topic: str, key: str, raw: dict[str, Any], record: dict, nik: str | None = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 from confluent_kafka import KafkaError, Message
 
 from opdbus.config import Config
-from opdbus.kafka import make_producer
+from opdbus.kafka import make_producer, produce
 from opdbus.metrics import DEAD_LETTERS
 from opdbus.sinks.batch import DeadLetter
 
@@ -53,18 +53,14 @@ class DeadLetterQueue:
                 errors.append(err.str())
 
         for letter in letters:
-            while True:
-                try:
-                    self.producer.produce(
-                        self.topic,
-                        key=letter.key,
-                        value=letter.value,
-                        headers=headers(letter, self.extra_headers),
-                        on_delivery=done,
-                    )
-                    break
-                except BufferError:  # local queue full: let deliveries drain
-                    self.producer.poll(0.05)
+            produce(
+                self.producer,
+                self.topic,
+                key=letter.key,
+                value=letter.value,
+                headers=headers(letter, self.extra_headers),
+                on_delivery=done,
+            )
         if self.producer.flush(timeout_s) or errors:
             raise DeliveryError(f"dead letters not acknowledged by {self.topic}: {errors[:1]}")
         for letter in letters:

@@ -29,7 +29,7 @@ from opdbus import config as config_module
 from opdbus import schemas
 from opdbus.config import Config
 from opdbus.envelope import Source, make_event
-from opdbus.kafka import make_consumer, make_producer
+from opdbus.kafka import make_consumer, make_producer, produce
 from opdbus.serde import AvroSerde, Encoder
 
 from .cli import OPDBUS
@@ -205,12 +205,7 @@ class SinkBus:
     def produce_raw(self, topic: str, items: list[tuple[str, bytes | None]]) -> None:
         producer = make_producer(self.config, **{"linger.ms": 20})
         for key, value in items:
-            while True:
-                try:
-                    producer.produce(topic, key=key.encode(), value=value)
-                    break
-                except BufferError:
-                    producer.poll(0.05)
+            produce(producer, topic, key=key.encode(), value=value)
         assert producer.flush(60) == 0
 
     def start(self, name: str = "sink", *args: str) -> subprocess.Popen:
