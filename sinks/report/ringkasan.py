@@ -1,5 +1,6 @@
 """City-wide headline figures, summed from the views' counts and amounts (never averaged from
-their percentages, which would weigh a small kecamatan like a large one)."""
+their percentages, which would weigh a small kecamatan like a large one), and the cells both
+reports (terminal and HTML) show alike."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from opdbus.sinks.report import fmt
-from opdbus.sinks.report.data import Kesegaran, Monev
+from opdbus.sinks.report import fmt, names
+from opdbus.sinks.report.data import Kesegaran, Layanan, Monev
 
 
 def _persen(part: Decimal | int, whole: Decimal | int) -> Decimal | None:
@@ -69,3 +70,28 @@ def status_kesegaran(source: Kesegaran, expected: Mapping[str, int]) -> tuple[st
     if source.detik_sejak_terbaru is not None and source.detik_sejak_terbaru <= limit:
         return "segar", f"segar (≤ {fmt.umur(limit)})"
     return "terlambat", f"terlambat (> {fmt.umur(limit)})"
+
+
+LAYANAN_HEADERS = [
+    "Izin",
+    "Kecamatan",
+    "Diputus",
+    "Median hari",
+    "P90 hari",
+    "Standar",
+    "Tepat waktu",
+]
+LAYANAN_NUMERIC = (2, 3, 4, 5, 6)
+
+
+def layanan_cells(r: Layanan) -> list[object]:
+    """One licence type in one kecamatan: the licensing service-level table's row."""
+    return [
+        r.jenis_izin,
+        names.kecamatan(r.kode_kecamatan),
+        r.jumlah,
+        fmt.angka(r.median_hari),
+        fmt.angka(r.p90_hari),
+        r.maks_hari if r.maks_hari is not None else fmt.DASH,
+        fmt.persen(r.persen_tepat_waktu),
+    ]

@@ -20,7 +20,12 @@ from opdbus.sinks.report.markup import (
     table,
     title,
 )
-from opdbus.sinks.report.ringkasan import status_kesegaran
+from opdbus.sinks.report.ringkasan import (
+    LAYANAN_HEADERS,
+    LAYANAN_NUMERIC,
+    layanan_cells,
+    status_kesegaran,
+)
 
 # --- Licensing service level -------------------------------------------------------------
 
@@ -103,20 +108,9 @@ def layanan(monev: Monev) -> str:
         out.append(_layanan_chart(jenis, rows))
     out.append(
         table(
-            ["Izin", "Kecamatan", "Diputus", "Median hari", "P90 hari", "Standar", "Tepat waktu"],
-            (
-                [
-                    r.jenis_izin,
-                    names.kecamatan(r.kode_kecamatan),
-                    r.jumlah,
-                    fmt.angka(r.median_hari),
-                    fmt.angka(r.p90_hari),
-                    r.maks_hari if r.maks_hari is not None else fmt.DASH,
-                    fmt.persen(r.persen_tepat_waktu),
-                ]
-                for r in monev.layanan
-            ),
-            numeric=(2, 3, 4, 5, 6),
+            LAYANAN_HEADERS,
+            (layanan_cells(r) for r in monev.layanan),
+            numeric=LAYANAN_NUMERIC,
         )
     )
     out.append("</section>")

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from opdbus.sinks.report import fmt, names
+from opdbus.sinks.report import fmt
 from opdbus.sinks.report.data import Monev
-from opdbus.sinks.report.ringkasan import ringkas, status_kesegaran
+from opdbus.sinks.report.ringkasan import (
+    LAYANAN_HEADERS,
+    LAYANAN_NUMERIC,
+    layanan_cells,
+    ringkas,
+    status_kesegaran,
+)
 
 BELUM_ADA = "  belum ada data (no data yet)"
 
@@ -30,20 +36,8 @@ def table(
 
 
 def _layanan(monev: Monev) -> str:
-    rows = [
-        [
-            r.jenis_izin,
-            names.kecamatan(r.kode_kecamatan),
-            r.jumlah,
-            fmt.angka(r.median_hari),
-            fmt.angka(r.p90_hari),
-            r.maks_hari if r.maks_hari is not None else fmt.DASH,
-            fmt.persen(r.persen_tepat_waktu),
-        ]
-        for r in monev.layanan
-    ]
-    headers = ["Izin", "Kecamatan", "Diputus", "Median hari", "P90 hari", "Standar", "Tepat waktu"]
-    return table(headers, rows, right=(2, 3, 4, 5, 6)) if rows else BELUM_ADA
+    rows = [layanan_cells(r) for r in monev.layanan]
+    return table(LAYANAN_HEADERS, rows, right=LAYANAN_NUMERIC) if rows else BELUM_ADA
 
 
 def _serapan(monev: Monev) -> str:
