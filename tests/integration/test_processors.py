@@ -31,7 +31,7 @@ from opdbus.envelope import Source, make_event
 from opdbus.kafka import make_admin, make_consumer, make_producer
 from opdbus.serde import AvroSerde
 
-from .cli import OPDBUS
+from .cli import OPDBUS, opdbus
 
 PARTITIONS = 6
 UTC = dt.UTC
@@ -507,3 +507,24 @@ def test_two_workers_split_the_partitions_and_still_join_correctly(bus):
         female = int(sent["after"]["nik_pemohon"][6:8]) > 40
         assert out["pemohon"]["jenis_kelamin"] == ("P" if female else "L")
     assert processed_by(bus, 0) > 0 and processed_by(bus, 1) > 0
+
+
+def test_a_population_topic_with_another_partition_count_is_refused(config, new_topic, tmp_path):
+    """Re-keying aims at processors.partitions partitions: a population topic with another
+    count would put every application beside the wrong citizens, so the worker refuses."""
+    population = new_topic("test.penduduk", 3, compacted=True)
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(
+        yaml.safe_dump(
+            {
+                "metrics": {"ports": {"processor": free_port()}},
+                "processors": {
+                    "app_id": f"test-proc-{uuid.uuid4().hex[:8]}",
+                    "population": {"input": population, "output": population},
+                },
+            }
+        )
+    )
+    done = opdbus("process", env={"OPDBUS_CONFIG": str(overlay)}, timeout=120)
+    assert done.returncode != 0
+    assert f"{population} has 3 partitions but processors.partitions is 6" in done.stderr
