@@ -1,8 +1,8 @@
 """Avro in Confluent's wire format: magic byte 0, 4-byte big-endian schema id, Avro body.
 
-Every Kafka tool an analyst knows reads this format. Encoding and decoding use fastavro's
-schemaless reader and writer; schemas are fetched from the registry once per id and cached,
-never per message.
+Every Kafka tool an analyst knows reads this format. Records are encoded and decoded by code
+compiled per schema (opdbus.codec), or by fastavro for a schema that code does not cover;
+schemas are fetched from the registry once per id and cached, never per message.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from typing import Any
 import fastavro
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+from opdbus import codec
 
 MAGIC = 0
 HEADER = struct.Struct(">bI")
@@ -46,95 +48,6 @@ class RegistryUnavailable(RuntimeError):
     """The registry could not be asked for a writer schema: retry, the message is not bad."""
 
 
-ENVELOPE_FIELDS = ["op", "before", "after", "source", "ts_ms", "event_id"]
-SOURCE_FIELDS = ["opd", "system", "database", "table", "position", "tx_id", "ts_ms", "snapshot"]
-
-
-def _long(n: int) -> bytes:
-    """Avro's zig-zag varint."""
-    n = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def _string(text: str) -> bytes:
-    data = text.encode()
-    return _long(len(data)) + data
-
-
-class EnvelopeWriter:
-    """Writes the shared envelope (schemas/envelope.avsc) around a row that fastavro writes.
-
-    Every event passes here, and fastavro spends about as long on the envelope's fixed
-    fields as on the row: picking each union branch by validation, converting per field.
-    This writes them directly, with the source's constant part (OPD, system, database, table)
-    encoded once. Only for a schema laid out exactly as the envelope, with int timestamps;
-    anything else goes to fastavro whole. A test holds the bytes equal to fastavro's for
-    every entity."""
-
-    def __init__(self, parsed: dict[str, Any]) -> None:
-        fields = {f["name"]: f["type"] for f in parsed["fields"]}
-        self.ops = {symbol: _long(i) for i, symbol in enumerate(fields["op"]["symbols"])}
-        [row] = [branch for branch in fields["before"] if isinstance(branch, dict)]
-        self.row = fastavro.parse_schema(row)
-        self._constant: dict[tuple[str, str, str, str], bytes] = {}
-
-    @staticmethod
-    def fits(parsed: Any) -> bool:
-        if not isinstance(parsed, dict) or parsed.get("type") != "record":
-            return False
-        fields = parsed["fields"]
-        if [f["name"] for f in fields] != ENVELOPE_FIELDS:
-            return False
-        types = {f["name"]: f["type"] for f in fields}
-        source = types["source"]
-        return (
-            isinstance(types["op"], dict)
-            and types["op"].get("type") == "enum"
-            and isinstance(types["before"], list)
-            and types["before"][0] == "null"
-            and any(isinstance(b, dict) and b.get("type") == "record" for b in types["before"])
-            and isinstance(types["after"], list)
-            and types["after"][0] == "null"
-            and isinstance(source, dict)
-            and [f["name"] for f in source["fields"]] == SOURCE_FIELDS
-            and [f["type"] for f in source["fields"]][:6]
-            == ["string", "string", "string", "string", "string", ["null", "string"]]
-            and source["fields"][7]["type"] == "boolean"
-            and types["event_id"] == "string"
-        )
-
-    def write(self, out: io.BytesIO, event: dict[str, Any]) -> bool:
-        """Writes event; False (nothing written) when it holds what only fastavro handles."""
-        source = event["source"]
-        if type(source["ts_ms"]) is not int or type(event["ts_ms"]) is not int:
-            return False
-        out.write(self.ops[event["op"]])
-        for row in (event["before"], event["after"]):
-            if row is None:
-                out.write(b"\x00")
-            else:
-                out.write(b"\x02")
-                fastavro.schemaless_writer(out, self.row, row)
-        key = (source["opd"], source["system"], source["database"], source["table"])
-        constant = self._constant.get(key)
-        if constant is None:
-            constant = self._constant[key] = b"".join(_string(part) for part in key)
-        tx_id = source["tx_id"]
-        out.write(constant)
-        out.write(_string(source["position"]))
-        out.write(b"\x00" if tx_id is None else b"\x02" + _string(tx_id))
-        out.write(_long(source["ts_ms"]))
-        out.write(b"\x01" if source["snapshot"] else b"\x00")
-        out.write(_long(event["ts_ms"]))
-        out.write(_string(event["event_id"]))
-        return True
-
-
 @dataclass(frozen=True)
 class Encoder:
     """Writes records of one subject's registered schema."""
@@ -144,15 +57,24 @@ class Encoder:
     parsed: Any
 
     def __post_init__(self) -> None:
-        envelope = EnvelopeWriter(self.parsed) if EnvelopeWriter.fits(self.parsed) else None
-        object.__setattr__(self, "_envelope", envelope)
+        try:
+            write: codec.Writer | None = codec.writer(self.parsed)
+        except codec.Unsupported:
+            write = None
+        object.__setattr__(self, "_write", write)
+        object.__setattr__(self, "_header", HEADER.pack(MAGIC, self.schema_id))
 
     def encode(self, record: dict[str, Any]) -> bytes:
+        header: bytes = self._header  # type: ignore[attr-defined]
+        write: codec.Writer | None = self._write  # type: ignore[attr-defined]
+        if write is not None:
+            try:
+                return write(record, header)
+            except Exception:  # fastavro writes it, or says what is wrong with it
+                pass
         out = io.BytesIO()
-        out.write(HEADER.pack(MAGIC, self.schema_id))
-        envelope: EnvelopeWriter | None = self._envelope  # type: ignore[attr-defined]
-        if envelope is None or not envelope.write(out, record):
-            fastavro.schemaless_writer(out, self.parsed, record)
+        out.write(header)
+        fastavro.schemaless_writer(out, self.parsed, record)
         return out.getvalue()
 
 
@@ -182,7 +104,8 @@ class AvroSerde:
         (strip_logical: the sink and the processors work on wire values)."""
         self.registry = registry
         self.prepare = prepare
-        self._writers: dict[int, Any] = {}
+        self._writers: dict[int, Any] = {}  # parsed schemas this process registered or looked up
+        self._readers: dict[int, tuple[Any, codec.Reader | None]] = {}
 
     def encoder(self, subject: str, schema: dict[str, Any], register: bool = False) -> Encoder:
         """An encoder for schema under subject: registered if asked, else looked up (it must
@@ -197,27 +120,40 @@ class AvroSerde:
         return Encoder(subject, schema_id, parsed)
 
     def writer_schema(self, schema_id: int) -> Any:
-        parsed = self._writers.get(schema_id)
-        if parsed is None:
-            try:
-                registered = self.registry.get_schema(schema_id)
-            except SchemaRegistryError as exc:
-                if exc.http_status_code == 404:
-                    raise UnknownSchemaError(
-                        f"schema id {schema_id} is not in the registry"
-                    ) from exc
-                raise RegistryUnavailable(f"registry: {exc}") from exc
-            except Exception as exc:  # connection refused, timeout: not the message's fault
-                raise RegistryUnavailable(f"registry unreachable: {exc}") from exc
-            parsed = fastavro.parse_schema(self.prepare(json.loads(registered.schema_str)))
-            self._writers[schema_id] = parsed
-        return parsed
+        return self._decoder(schema_id)[0]
 
-    def decode(self, data: bytes | None, reader: Any = None) -> dict[str, Any]:
-        """Decode one framed record; with a parsed reader schema, resolve into it."""
-        schema_id, body = split_frame(data)
-        writer = self.writer_schema(schema_id)
+    def _decoder(self, schema_id: int) -> tuple[Any, codec.Reader | None]:
+        """The writer schema of schema_id (parsed) and its compiled reader, if it has one."""
+        found = self._readers.get(schema_id)
+        if found is None:
+            parsed = self._writers.get(schema_id)
+            if parsed is None:
+                parsed = self._fetch(schema_id)
+            try:
+                read: codec.Reader | None = codec.reader(parsed)
+            except codec.Unsupported:
+                read = None
+            found = self._readers[schema_id] = (parsed, read)
+        return found
+
+    def _fetch(self, schema_id: int) -> Any:
         try:
-            return fastavro.schemaless_reader(io.BytesIO(body), writer, reader)
-        except (EOFError, StopIteration, ValueError, IndexError) as exc:
+            registered = self.registry.get_schema(schema_id)
+        except SchemaRegistryError as exc:
+            if exc.http_status_code == 404:
+                raise UnknownSchemaError(f"schema id {schema_id} is not in the registry") from exc
+            raise RegistryUnavailable(f"registry: {exc}") from exc
+        except Exception as exc:  # connection refused, timeout: not the message's fault
+            raise RegistryUnavailable(f"registry unreachable: {exc}") from exc
+        return fastavro.parse_schema(self.prepare(json.loads(registered.schema_str)))
+
+    def decode(self, data: bytes | None) -> dict[str, Any]:
+        """Decode one framed record with the schema it was written with."""
+        schema_id, body = split_frame(data)
+        parsed, read = self._decoder(schema_id)
+        try:
+            if read is not None and type(data) is bytes:
+                return read(data, HEADER.size)
+            return fastavro.schemaless_reader(io.BytesIO(body), parsed, None)
+        except (EOFError, StopIteration, ValueError, IndexError, struct.error) as exc:
             raise WireFormatError(f"Avro body does not match schema id {schema_id}: {exc}") from exc
