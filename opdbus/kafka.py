@@ -6,6 +6,7 @@ Kafka's Java clients and librdkafka put a key in the same partition). Keys are p
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable
 from typing import Any
 
@@ -75,8 +76,8 @@ def murmur2(key: bytes) -> int:
     length = len(key)
     h = (0x9747B28C ^ length) & mask
     whole = length - length % 4
-    for i in range(0, whole, 4):
-        k = (int.from_bytes(key[i : i + 4], "little") * m) & mask
+    for k in struct.unpack_from(f"<{whole // 4}I", key):
+        k = (k * m) & mask
         k = ((k ^ (k >> 24)) * m) & mask
         h = ((h * m) & mask) ^ k
     tail = length % 4

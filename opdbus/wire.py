@@ -11,12 +11,12 @@ from __future__ import annotations
 import datetime as dt
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-EPOCH_DAY = EPOCH.date()
+EPOCH_ORDINAL = EPOCH.date().toordinal()
 MS_PER_DAY = 86_400_000
 
 
 def days(day: dt.date) -> int:
-    return (day - EPOCH_DAY).days
+    return day.toordinal() - EPOCH_ORDINAL
 
 
 def since_epoch(moment: dt.datetime, per_second: int) -> int:
@@ -28,7 +28,7 @@ def since_epoch(moment: dt.datetime, per_second: int) -> int:
 
 
 def date_of_days(count: int) -> dt.date:
-    return EPOCH_DAY + dt.timedelta(days=count)
+    return dt.date.fromordinal(EPOCH_ORDINAL + count)
 
 
 def date_of_millis(millis: int) -> dt.date:

@@ -9,7 +9,6 @@ the new key re-pseudonymises everything (docs/decisions/0008-processors.md).
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ class Pseudonymizer:
             )
 
     def pseudonym(self, nik: str) -> str:
-        return hmac.new(self.key, nik.encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self.key, nik.encode(), "sha256").hex()
 
 
 def load(config: Config) -> Pseudonymizer:

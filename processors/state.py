@@ -26,13 +26,15 @@ OFFSET = b"o:"
 _GONE = object()  # a pending delete
 
 
-def rocksdb_options(settings: dict[str, int]) -> Options:
+def rocksdb_options(settings: dict[str, Any]) -> Options:
     """Small write buffers and one block cache shared by every partition (RocksDB's defaults
     suit a server with one big database, not a worker with many small ones)."""
     options = Options(raw_mode=True)
     options.create_if_missing(True)
     options.set_write_buffer_size(int(settings["write_buffer_size"]))
     options.set_max_write_buffer_number(int(settings["max_write_buffer_number"]))
+    # Every application looks a citizen up; mmap spares each lookup a read() into a buffer.
+    options.set_allow_mmap_reads(bool(settings.get("mmap_reads", False)))
     table = BlockBasedOptions()
     table.set_block_cache(Cache(int(settings["block_cache_size"])))
     # A lookup of a NIK probes every overlapping file; a bloom filter skips those without it.

@@ -6,6 +6,8 @@
                                       co-partitioned with the population topic)
     <app>-perizinan-by-nik --perizinan--> integrated.perizinan (enriched), or waits in
                                           menunggu[NIK] until the citizen is known or too long
+    opd.dpmptsp.permohonan --direct--> the same, without the hop, while one worker holds
+                                       every partition
     finance, planning, e-SAKIP topics --lainnya--> integrated.keuangan/perencanaan/kinerja
 
 State is per partition: a lookup by NIK happens only for an event read from a topic keyed by
@@ -153,21 +155,37 @@ class Steps:
         if partition in owned:
             self.rekeyed[msg.value()] = raw
 
+    def direct(self, msg: Message, states: dict[int, PartitionState]) -> None:
+        """An application taken straight from its topic, when this worker holds every partition
+        (the re-key hop would only send it to itself; Worker._choose_route decides)."""
+        raw = self.decoded(msg)
+        if raw is None:
+            return
+        nik = outputs.row_of(raw)["nik_pemohon"]
+        partition = partition_of(nik.encode(), self.partitions)
+        self._perizinan(raw, msg.value(), nik, partition, states[partition])
+
     def perizinan(self, msg: Message, state: PartitionState) -> None:
-        nik = msg.key().decode()
+        """An application read back from the re-keyed topic (validated when it was re-keyed)."""
         raw = self.rekeyed.pop(msg.value(), None) or self.out.serde.decode(msg.value())
+        self._perizinan(raw, msg.value(), msg.key().decode(), msg.partition(), state)
+
+    def _perizinan(
+        self, raw: dict[str, Any], value: bytes, nik: str, partition: int, state: PartitionState
+    ) -> None:
         waiting = state.waiting(nik)
-        if self._known(state, nik) is not None or (raw["op"] == "d" and waiting is None):
-            self._emit_perizinan(state, raw, nik, 0)
+        known = self._known(state, nik)
+        if known is not None or (raw["op"] == "d" and waiting is None):
+            self._emit_perizinan(raw, nik, known, 0)
             self.out.count(self.permohonan, "enriched")
             return
         # Queue behind earlier events for the same NIK, in order; a re-delivery after a crash
         # is already there.
-        value = base64.b64encode(msg.value()).decode()
-        if waiting and any(item["value"] == value for item in waiting):
+        encoded = base64.b64encode(value).decode()
+        if waiting and any(item["value"] == encoded for item in waiting):
             return
-        item = {"value": value, "at": int(time.time() * 1000)}
-        self.set_waiting(state, msg.partition(), nik, [*(waiting or []), item])
+        item = {"value": encoded, "at": int(time.time() * 1000)}
+        self.set_waiting(state, partition, nik, [*(waiting or []), item])
         self.out.count(self.permohonan, "waiting")
 
     def release(self, state: PartitionState, partition: int, nik: str, matched: bool) -> None:
@@ -180,9 +198,10 @@ class Steps:
         if not matched and now - entry[0]["at"] < self.unmatched_after_ms:
             return
         self.set_waiting(state, partition, nik, None)
+        known = self._known(state, nik)
         for item in entry:
             raw = self.out.serde.decode(base64.b64decode(item["value"]))
-            self._emit_perizinan(state, raw, nik, now - item["at"])
+            self._emit_perizinan(raw, nik, known, now - item["at"])
             self.out.count(self.permohonan, "released" if matched else "unmatched")
 
     def release_expired(self, states: dict[int, PartitionState]) -> int:
@@ -207,9 +226,8 @@ class Steps:
         return None if citizen is None or citizen.get("deleted") else citizen
 
     def _emit_perizinan(
-        self, state: PartitionState, raw: dict[str, Any], nik: str, waited_ms: int
+        self, raw: dict[str, Any], nik: str, known: dict[str, Any] | None, waited_ms: int
     ) -> None:
-        known = self._known(state, nik)
         row = outputs.row_of(raw)
         record = outputs.perizinan(row, self.out.protect, known, self.allowed, waited_ms)
         self.out.emit(self.perizinan_output, str(record["id_permohonan"]), raw, record, nik)

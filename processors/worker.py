@@ -9,7 +9,8 @@ never lost, and the sink applies each event once.
 
 Co-partitioning: the range assignor gives a member the same partition numbers of every topic
 it reads when the partition counts are equal, so partition p of the population topic and of
-the re-keyed applications always land on the same worker, beside state p.
+the re-keyed applications always land on the same worker, beside state p. A worker that holds
+every partition skips the re-key hop (docs/decisions/0012-direct-applications.md).
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ class Worker:
         self.release_check_s = float(conf["release_check_s"])
         self.rekey_ahead_max = int(conf["rekey_ahead_max"])
         self.rekey_paused: list[TopicPartition] = []
+        # Applications take the re-key hop unless this worker holds every partition and has
+        # read back everything re-keyed before (_choose_route); draining: waiting for that.
+        self.direct = False
+        self.draining = False
         # One data directory per worker on a machine: RocksDB locks its files.
         self.datadir = config.state_dir / "processor" / conf["app_id"] / f"worker-{worker}"
         self.options = rocksdb_options(conf["rocksdb"])
@@ -69,7 +74,7 @@ class Worker:
         self.steps_by_topic: dict[str, Callable[[Message], None]] = {
             self.population: lambda m: self.steps.penduduk(m, self._state(m)),
             self.steps.by_nik: lambda m: self.steps.perizinan(m, self._state(m)),
-            self.steps.permohonan: lambda m: self.steps.rekey(m, self.states),
+            self.steps.permohonan: self._rekey,
             **dict.fromkeys(self.steps.other_routes, self.steps.lainnya),
         }
 
@@ -130,6 +135,8 @@ class Worker:
             waiting,
             time.monotonic() - started,
         )
+        if population == set(range(self.partitions)) and self._rekeyed_read_back():
+            self._skip_hop()  # nothing to wait for: the first batch already skips the hop
         log.info("ready: partitions %s", sorted(population))
 
     def _catch_up_population(self, consumer: Consumer, partitions: list[int]) -> int:
@@ -179,6 +186,10 @@ class Worker:
         # What was re-keyed into partitions now leaving would never be read back here.
         self.steps.rekeyed.clear()
         self.rekey_paused = []
+        if self.direct:
+            log.info("partitions revoked: applications take the re-key hop again")
+        self._route(direct=False)
+        self.draining = False
         for tp in revoked:
             state = self.states.pop(tp.partition, None) if tp.topic == self.population else None
             if state is not None:
@@ -218,6 +229,54 @@ class Worker:
             )
         except KafkaException as exc:  # a rebalance: the next owner reads the batch again
             log.warning("offsets not committed (%s); the batch will be read again", exc)
+
+    def _rekey(self, msg: Message) -> None:
+        self.steps.rekey(msg, self.states)
+
+    def _take(self, msg: Message) -> None:
+        self.steps.direct(msg, self.states)
+
+    def _route(self, direct: bool) -> None:
+        self.direct = direct
+        self.steps_by_topic[self.steps.permohonan] = self._take if direct else self._rekey
+
+    def _choose_route(self) -> None:
+        """A worker that holds every partition (the group's only member) takes applications
+        straight from their topic: the hop would only send them to itself. It first stops
+        reading applications until everything re-keyed before (by it or by a member that has
+        left) has been read back, so that each application's changes stay in order."""
+        if self.direct or set(self.states) != set(range(self.partitions)):
+            return
+        applications = [
+            tp for tp in self.consumer.assignment() if tp.topic == self.steps.permohonan
+        ]
+        if not self.draining:
+            self.consumer.resume(self.rekey_paused)
+            self.rekey_paused = []
+            self.consumer.pause(applications)
+            self.draining = True
+        if self._rekeyed_read_back():
+            self.consumer.resume(applications)
+            self.draining = False
+            self._skip_hop()
+
+    def _skip_hop(self) -> None:
+        self._route(direct=True)
+        log.info(
+            "this worker holds every partition: applications are taken straight from %s",
+            self.steps.permohonan,
+        )
+
+    def _rekeyed_read_back(self) -> bool:
+        tps = [TopicPartition(self.steps.by_nik, p) for p in range(self.partitions)]
+        read = {tp.partition: tp.offset for tp in self.consumer.position(tps)}
+        for tp in self.consumer.committed(tps, timeout=10):
+            read[tp.partition] = max(read[tp.partition], tp.offset)
+        for tp in tps:
+            low, high = self.consumer.get_watermark_offsets(tp, timeout=10)
+            if high > low and read[tp.partition] < high:
+                return False
+        return True
 
     def _pace_rekeying(self) -> None:
         """Re-keying is cheap next to enrichment and would run far ahead through a backlog:
@@ -262,7 +321,9 @@ class Worker:
                     next_release = time.monotonic() + self.release_check_s
                 if positions or any(state.pending for state in self.states.values()):
                     self._complete(positions)
-                self._pace_rekeying()
+                self._choose_route()
+                if not (self.direct or self.draining):
+                    self._pace_rekeying()
         finally:
             self.consumer.close()
             for state in self.states.values():

@@ -22,13 +22,14 @@ from typing import Any
 
 import pytest
 import yaml
-from confluent_kafka import Message
+from confluent_kafka import Message, TopicPartition
 
 from opdbus import schemas
 from opdbus.config import Config
 from opdbus.config import load as load_config
 from opdbus.envelope import Source, make_event
 from opdbus.kafka import make_admin, make_consumer, make_producer
+from opdbus.processors.steps import internal_topics
 from opdbus.serde import AvroSerde
 
 from .cli import OPDBUS, opdbus
@@ -507,6 +508,54 @@ def test_two_workers_split_the_partitions_and_still_join_correctly(bus):
         female = int(sent["after"]["nik_pemohon"][6:8]) > 40
         assert out["pemohon"]["jenis_kelamin"] == ("P" if female else "L")
     assert processed_by(bus, 0) > 0 and processed_by(bus, 1) > 0
+
+
+def rekeyed_total(bus: Bus) -> int:
+    """How many events were ever re-keyed (the re-keyed topic's end offsets, summed)."""
+    topic = internal_topics(bus.config)["by_nik"]
+    consumer = make_consumer(bus.config, f"test-read-{uuid.uuid4().hex[:8]}")
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        return sum(
+            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in partitions
+        )
+    finally:
+        consumer.close()
+
+
+def test_a_worker_left_alone_reads_back_what_was_re_keyed_then_skips_the_hop(bus):
+    niks = [nik_of(800 + i, female=i % 2 == 0) for i in range(80)]
+    bus.produce("penduduk", [(n, bus.event("penduduk", "c", citizen(n))) for n in niks])
+    bus.start(0)
+    bus.start(1)
+    deadline = time.monotonic() + 120
+    while sorted(n > 0 for n in group_members(bus)) != [True, True]:
+        assert time.monotonic() < deadline, f"group never split: {group_members(bus)}"
+        time.sleep(1)
+    apps = [application(8000 + i, n) for i, n in enumerate(niks)]
+    created = [bus.event("permohonan", "c", app) for app in apps]
+    bus.produce("permohonan", [(str(e["after"]["id_permohonan"]), e) for e in created])
+    log = bus.logs / "worker-0.log"
+    before = len(log.read_text())  # it skipped the hop once, alone before worker 1 came
+    assert bus.kill(1, sig=signal.SIGTERM) == 0  # leaves while applications are re-keyed
+    deadline = time.monotonic() + 120
+    while "applications are taken straight" not in log.read_text()[before:]:
+        assert time.monotonic() < deadline, f"worker 0 never skipped the hop; see {log}"
+        time.sleep(0.5)
+    rekeyed = rekeyed_total(bus)
+    assert rekeyed >= 1  # the two workers did re-key
+    updated = [bus.event("permohonan", "u", app | {"status": "DIVERIFIKASI"}) for app in apps]
+    bus.produce("permohonan", [(str(e["after"]["id_permohonan"]), e) for e in updated])
+    want = {e["event_id"] for e in created + updated}
+    outputs = bus.decoded_until("perizinan", want, timeout_s=180)
+    assert {o["event_id"] for o in outputs} >= want
+    assert all(o["after"]["pencocokan"] == "COCOK" for o in outputs)
+    statuses: dict[int, list[str]] = {}
+    for out in outputs:  # one application's outputs share a key, hence a partition: in order
+        statuses.setdefault(out["after"]["id_permohonan"], []).append(out["after"]["status"])
+    assert all(s.index("DIAJUKAN") < s.index("DIVERIFIKASI") for s in statuses.values())
+    assert rekeyed_total(bus) == rekeyed  # the updates did not take the hop
 
 
 def test_a_population_topic_with_another_partition_count_is_refused(config, new_topic, tmp_path):
