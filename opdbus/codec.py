@@ -14,6 +14,8 @@ function to fastavro's bytes and values for random records of every schema.
 
 from __future__ import annotations
 
+import itertools
+import linecache
 import struct
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +24,7 @@ Reader = Callable[[bytes, int], Any]
 Writer = Callable[[Any, bytes], bytes]
 
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
+_COMPILED = itertools.count(1)
 PRIMITIVES = ("null", "boolean", "int", "long", "float", "double", "bytes", "string")
 KINDS = (*PRIMITIVES, "record", "enum", "array", "map", "fixed")
 
@@ -111,9 +114,12 @@ class _Code:
         return schema, namespace
 
     def compile(self, header: str, last: str, names: dict[str, Any]) -> Callable[..., Any]:
-        source = "\n".join([header, *self.lines, last])
+        source = "\n".join([header, *self.lines, last]) + "\n"
+        # Registered with linecache, so that a traceback shows the generated line.
+        filename = f"<opdbus.codec {next(_COMPILED)}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         scope = {**names, **self.constants}
-        exec(compile(source, "<opdbus.codec>", "exec"), scope)
+        exec(compile(source, filename, "exec"), scope)
         return scope["generated"]
 
 
