@@ -204,12 +204,15 @@ class Steps:
             self._emit_perizinan(raw, nik, known, now - item["at"])
             self.out.count(self.permohonan, "released" if matched else "unmatched")
 
-    def release_expired(self, states: dict[int, PartitionState]) -> int:
-        """Release what waited too long; returns how many events still wait."""
+    def release_expired(self, states: dict[int, PartitionState], caught_up: Container[int]) -> int:
+        """Release what waited too long, in the partitions whose population events have all been
+        read (elsewhere the citizen may be in the part not yet read, e.g. after a restart);
+        returns how many events still wait."""
         still = 0
         for partition, state in states.items():
             for nik, entry in list(state.all_waiting()):
-                self.release(state, partition, nik, matched=False)
+                if partition in caught_up:
+                    self.release(state, partition, nik, matched=False)
                 if state.waiting(nik):
                     still += len(entry)
         return still

@@ -278,6 +278,18 @@ class Worker:
                 return False
         return True
 
+    def _population_caught_up(self, positions: dict[tuple[str, int], int]) -> set[int]:
+        """Partitions where every population event the broker holds has been read (this batch
+        included), by the end offsets the last fetches reported."""
+        caught_up = set()
+        for partition, state in self.states.items():
+            tp = TopicPartition(self.population, partition)
+            read = positions.get((self.population, partition), state.offset(self.population))
+            _, end = self.consumer.get_watermark_offsets(tp, cached=True)
+            if end >= 0 and read >= end:
+                caught_up.add(partition)
+        return caught_up
+
     def _pace_rekeying(self) -> None:
         """Re-keying is cheap next to enrichment and would run far ahead through a backlog:
         pause it while many re-keyed events wait to be read back, resume at half."""
@@ -317,7 +329,8 @@ class Worker:
                     self._process(msg)
                     positions[(msg.topic(), msg.partition())] = msg.offset() + 1
                 if time.monotonic() >= next_release:
-                    WAITING.set(self.steps.release_expired(self.states))
+                    caught_up = self._population_caught_up(positions)
+                    WAITING.set(self.steps.release_expired(self.states, caught_up))
                     next_release = time.monotonic() + self.release_check_s
                 if positions or any(state.pending for state in self.states.values()):
                     self._complete(positions)
