@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from confluent_kafka import Message
+from confluent_kafka import Message, TopicPartition
 
 from opdbus.config import Config
 from opdbus.kafka import make_consumer, make_producer
@@ -46,3 +46,16 @@ def consume(config: Config, topic: str, count: int, timeout_s: float = 30) -> li
         consumer.close()
     assert len(got) == count, f"read {len(got)} of {count} messages from {topic}"
     return got
+
+
+def topic_size(config: Config, topic: str) -> int:
+    """How many messages were ever written to topic (its end offsets, summed)."""
+    consumer = make_consumer(config, group_id=f"test-{uuid.uuid4().hex[:8]}")
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        return sum(
+            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in partitions
+        )
+    finally:
+        consumer.close()

@@ -19,13 +19,10 @@ from typing import Any
 import psycopg
 import pytest
 import yaml
-from confluent_kafka import TopicPartition
-
-from opdbus.config import Config
-from opdbus.kafka import make_consumer
 
 from . import test_cdc_harness as harness
 from .cli import OPDBUS
+from .kafka_io import topic_size
 from .test_cdc_harness import Cdc, events, nik, read_topic, wait_for
 
 # The harness's fixtures, used by name in the tests below.
@@ -70,18 +67,6 @@ def processes(tmp_path: Path) -> Iterator[Any]:
     for process in started:
         if process.proc.poll() is None:
             process.kill()
-
-
-def topic_size(config: Config, topic: str) -> int:
-    consumer = make_consumer(config, group_id=f"test-{uuid.uuid4().hex[:8]}")
-    try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        return sum(
-            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-            for p in partitions
-        )
-    finally:
-        consumer.close()
 
 
 def wait_until_streaming(run: Cdc, process: Process, timeout_s: float = 60) -> None:
