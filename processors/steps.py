@@ -149,9 +149,8 @@ class Steps:
         raw = self.decoded(msg)
         if raw is None:
             return
-        nik = outputs.row_of(raw)["nik_pemohon"].encode()
-        partition = partition_of(nik, self.partitions)
-        self.out.send(self.by_nik, nik, msg.value(), partition=partition)
+        nik, partition = self._applicant(raw)
+        self.out.send(self.by_nik, nik.encode(), msg.value(), partition=partition)
         if partition in owned:
             self.rekeyed[msg.value()] = raw
 
@@ -161,9 +160,13 @@ class Steps:
         raw = self.decoded(msg)
         if raw is None:
             return
-        nik = outputs.row_of(raw)["nik_pemohon"]
-        partition = partition_of(nik.encode(), self.partitions)
+        nik, partition = self._applicant(raw)
         self._perizinan(raw, msg.value(), nik, partition, states[partition])
+
+    def _applicant(self, raw: dict[str, Any]) -> tuple[str, int]:
+        """The applicant's NIK and the partition the producer would pick for it."""
+        nik = outputs.row_of(raw)["nik_pemohon"]
+        return nik, partition_of(nik.encode(), self.partitions)
 
     def perizinan(self, msg: Message, state: PartitionState) -> None:
         """An application read back from the re-keyed topic (validated when it was re-keyed)."""

@@ -135,7 +135,7 @@ class Worker:
             waiting,
             time.monotonic() - started,
         )
-        if population == set(range(self.partitions)) and self._rekeyed_read_back():
+        if self._holds_every_partition() and self._rekeyed_read_back():
             self._skip_hop()  # nothing to wait for: the first batch already skips the hop
         log.info("ready: partitions %s", sorted(population))
 
@@ -245,7 +245,7 @@ class Worker:
         straight from their topic: the hop would only send them to itself. It first stops
         reading applications until everything re-keyed before (by it or by a member that has
         left) has been read back, so that each application's changes stay in order."""
-        if self.direct or set(self.states) != set(range(self.partitions)):
+        if self.direct or not self._holds_every_partition():
             return
         applications = [
             tp for tp in self.consumer.assignment() if tp.topic == self.steps.permohonan
@@ -266,6 +266,9 @@ class Worker:
             "this worker holds every partition: applications are taken straight from %s",
             self.steps.permohonan,
         )
+
+    def _holds_every_partition(self) -> bool:
+        return set(self.states) == set(range(self.partitions))
 
     def _rekeyed_read_back(self) -> bool:
         tps = [TopicPartition(self.steps.by_nik, p) for p in range(self.partitions)]
