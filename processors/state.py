@@ -9,12 +9,18 @@ their own (written by the worker, keyed by NIK).
 
 Changes made while a batch is processed are kept in `pending` (later lookups in the batch see
 them) and written in one WriteBatch once the batch's outputs are acknowledged.
+
+Every application looks a citizen up, so citizens are stored compactly (`pack_citizen`), and a
+state rebuilt from the topic is compacted at once (`compact`). A database written in another
+layout (`FORMAT`) is emptied on opening and rebuilt from the topic like a lost one.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import logging
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +29,41 @@ from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch
 PENDUDUK = b"p:"
 MENUNGGU = b"w:"
 OFFSET = b"o:"
+FORMAT = b"f:"
+LAYOUT = b"2"  # 1: JSON citizens; 2: pack_citizen
 _GONE = object()  # a pending delete
+# Citizens are their fields joined by the ASCII unit separator, which no code, status or
+# number holds; the source position, which may hold anything, comes last and is split off
+# whole. A third of the JSON's bytes, a quarter of its decoding time.
+SEPARATOR = "\x1f"
+CITIZEN_FIELDS = ("tanggal_lahir", "jenis_kelamin", "kode_kelurahan", "status")
+DELETED = "-"  # in place of the fields: only the version of a deleted citizen is kept
+
+log = logging.getLogger("opdbus.process")
+
+
+def pack_citizen(citizen: dict[str, Any]) -> bytes:
+    committed, position = citizen["version"]
+    if citizen.get("deleted"):
+        fields = [DELETED]
+    else:
+        fields = [str(citizen[name]) for name in CITIZEN_FIELDS]
+    return SEPARATOR.join([*fields, str(committed), position]).encode()
+
+
+def unpack_citizen(data: bytes) -> dict[str, Any]:
+    first, rest = data.decode().split(SEPARATOR, 1)
+    if first == DELETED:
+        committed, position = rest.split(SEPARATOR, 1)
+        return {"deleted": True, "version": [int(committed), position]}
+    sex, kelurahan, status, committed, position = rest.split(SEPARATOR, 4)
+    return {
+        "tanggal_lahir": int(first),
+        "jenis_kelamin": sex,
+        "kode_kelurahan": kelurahan,
+        "status": status,
+        "version": [int(committed), position],
+    }
 
 
 def rocksdb_options(settings: dict[str, Any]) -> Options:
@@ -47,11 +87,24 @@ class PartitionState:
     def __init__(self, path: Path, options: Options) -> None:
         path.mkdir(parents=True, exist_ok=True)
         self.db = Rdict(str(path), options)
+        if self.db.get(FORMAT) != LAYOUT:
+            self._start_empty(path, options)
         self.pending: dict[bytes, Any] = {}
         # Few NIKs ever wait: knowing which spares a RocksDB lookup per event for the rest.
         self.waiting_niks: set[str] = {
             key[len(MENUNGGU) :].decode() for key in self._keys(MENUNGGU)
         }
+
+    def _start_empty(self, path: Path, options: Options) -> None:
+        """A new database, or one in another layout: emptied, so that its population offset
+        is 0 and the worker reads the population topic again."""
+        if next(iter(self.db.keys()), None) is not None:
+            log.info("state %s was written in another layout: rebuilding it from the topic", path)
+            self.db.close()
+            shutil.rmtree(path)
+            path.mkdir(parents=True)
+            self.db = Rdict(str(path), options)
+        self.db.put(FORMAT, LAYOUT)
 
     def _keys(self, prefix: bytes) -> list[bytes]:
         keys = []
@@ -61,15 +114,15 @@ class PartitionState:
             keys.append(key)
         return keys
 
-    def _get(self, key: bytes) -> Any:
+    def _get(self, key: bytes, decode: Callable[[bytes], Any] = json.loads) -> Any:
         if key in self.pending:
             found = self.pending[key]
             return None if found is _GONE else found
         raw = self.db.get(key)
-        return None if raw is None else json.loads(raw)
+        return None if raw is None else decode(raw)
 
     def citizen(self, nik: str) -> dict[str, Any] | None:
-        return self._get(PENDUDUK + nik.encode())
+        return self._get(PENDUDUK + nik.encode(), unpack_citizen)
 
     def set_citizen(self, nik: str, state: dict[str, Any]) -> None:
         self.pending[PENDUDUK + nik.encode()] = state
@@ -113,10 +166,17 @@ class PartitionState:
         for key, value in self.pending.items():
             if value is _GONE:
                 batch.delete(key)
+            elif key.startswith(PENDUDUK):
+                batch.put(key, pack_citizen(value))
             else:
                 batch.put(key, json.dumps(value, separators=(",", ":")).encode())
         self.db.write(batch)
         self.pending.clear()
+
+    def compact(self) -> None:
+        """Merge the files a bulk load left (each lookup would probe every one of them), as
+        Kafka Streams compacts a store after restoring it."""
+        self.db.compact_range(None, None)
 
     def close(self) -> None:
         self.pending.clear()

@@ -58,6 +58,7 @@ class Worker:
         # One data directory per worker on a machine: RocksDB locks its files.
         self.datadir = config.state_dir / "processor" / conf["app_id"] / f"worker-{worker}"
         self.options = rocksdb_options(conf["rocksdb"])
+        self.compact_after = int(conf["rocksdb"]["compact_after_restoring"])
         self.out = Emitter(config)
         self.steps = Steps(config, self.out)
         self.population = self.steps.population["input"]
@@ -166,6 +167,12 @@ class Worker:
         for partition, (_, target) in ranges.items():
             self.states[partition].set_offset(self.population, target)
             self.states[partition].write()
+        bulk = [p for p, (start, target) in ranges.items() if target - start >= self.compact_after]
+        if bulk:
+            started = time.monotonic()
+            for partition in bulk:
+                self.states[partition].compact()
+            log.info("state compacted for partitions %s in %.1fs", bulk, time.monotonic() - started)
         return read
 
     def _restore_waiting(self, partitions: list[int]) -> int:

@@ -4,6 +4,8 @@ ordering of population changes, domain validation."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 from decimal import Decimal
 
 import pytest
@@ -21,6 +23,15 @@ def test_a_pseudonym_is_stable_per_key_and_differs_between_keys():
     assert KEY.pseudonym(NIK) == KEY.pseudonym(NIK)
     assert len(KEY.pseudonym(NIK)) == 64 and NIK not in KEY.pseudonym(NIK)
     assert Pseudonymizer(b"j" * 32, "k2").pseudonym(NIK) != KEY.pseudonym(NIK)
+
+
+@pytest.mark.parametrize("length", [32, 64, 65, 200])
+def test_a_pseudonym_is_the_hmac_sha256_of_the_nik_for_keys_shorter_and_longer_than_a_block(
+    length,
+):
+    key = bytes(range(256))[:length]
+    expected = hmac.new(key, NIK.encode(), hashlib.sha256).hexdigest()
+    assert Pseudonymizer(key, "k1").pseudonym(NIK) == expected
 
 
 def test_a_short_pseudonym_key_is_refused():
