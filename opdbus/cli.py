@@ -43,11 +43,11 @@ def _stack(args: argparse.Namespace, config: Config) -> int:
 def _bus(args: argparse.Namespace, config: Config) -> int:
     bus = Bus(config)
     if args.action == "up":
-        bus.up()
+        bus.up(names=args.components)
     elif args.action == "down":
-        bus.down()
+        bus.down(names=args.components)
     else:
-        status = bus.status()
+        status = bus.status(args.components)
         if args.json:
             print(json.dumps(status, indent=2))
         else:
@@ -94,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
         "collector, run in the background with logs under <state dir>/logs.",
     )
     bus.add_argument("action", choices=["up", "down", "status"])
+    bus.add_argument(
+        "components",
+        nargs="*",
+        metavar="COMPONENT",
+        help="only these (e.g. sink, processor, connector-siak); default: all",
+    )
     bus.add_argument("--json", action="store_true", help="status as JSON")
     bus.set_defaults(run=_bus)
 

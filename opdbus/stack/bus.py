@@ -2,13 +2,15 @@
 sink and the lag collector, each an `opdbus` subcommand run in the background like the
 services, with a pid file and a log under the state directory.
 
-`opdbus bus up|down|status` manages them; the demo starts them, `stack down` stops them first.
+`opdbus bus up|down|status [COMPONENT ...]` manages them (all, or the ones named); the demo
+starts them, `stack down` stops them first.
 """
 
 from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,9 +55,18 @@ class Bus:
     def _metrics_url(self, component: Component) -> str:
         return f"http://{self.host}:{self.ports[component.name]}/metrics"
 
-    def up(self, progress=print, timeout_s: float = 120) -> None:
+    def selected(self, names: Sequence[str] = ()) -> list[Component]:
+        """The named components in data-flow order, or all of them when none are named."""
+        every = components(self.config)
+        unknown = sorted(set(names) - {c.name for c in every})
+        if unknown:
+            known = ", ".join(c.name for c in every)
+            raise StackError(f"no bus component {', '.join(unknown)}; the bus has: {known}")
+        return [c for c in every if not names or c.name in names]
+
+    def up(self, progress=print, timeout_s: float = 120, names: Sequence[str] = ()) -> None:
         self.layout.prepare()
-        for component in components(self.config):
+        for component in self.selected(names):
             process = self._process(component)
             if process.alive():
                 progress(f"{component.name:<24} already running")
@@ -75,18 +86,18 @@ class Bus:
             )
             progress(f"{component.name:<24} started, metrics {url}")
 
-    def down(self, progress=print) -> None:
-        for component in reversed(components(self.config)):
+    def down(self, progress=print, names: Sequence[str] = ()) -> None:
+        for component in reversed(self.selected(names)):
             if self._process(component).stop(timeout_s=60):
                 progress(f"{component.name:<24} stopped")
 
-    def status(self) -> dict[str, dict[str, object]]:
+    def status(self, names: Sequence[str] = ()) -> dict[str, dict[str, object]]:
         return {
             c.name: {
                 "state": "up" if self._process(c).alive() else "down",
                 "pid": self._process(c).pid(),
             }
-            for c in components(self.config)
+            for c in self.selected(names)
         }
 
     def require_running(self) -> None:
