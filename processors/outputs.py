@@ -16,6 +16,8 @@ from opdbus.envelope import Source, event_id
 from opdbus.processors.enrich import ELEMENTS, attributes
 from opdbus.processors.protect import Pseudonymizer
 
+EVERY_ELEMENT = frozenset(ELEMENTS)  # the pseudonymised dimension carries all of them
+
 
 def lineage(
     raw: dict[str, Any], protect: Pseudonymizer, secrets: Iterable[str]
@@ -118,13 +120,13 @@ def keuangan(entity: str, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def penduduk_pseudonim(
-    row: dict[str, Any], protect: Pseudonymizer, state: dict[str, Any]
+    row: dict[str, Any], pseudonym: str, key_id: str, state: dict[str, Any]
 ) -> dict[str, Any]:
     on = wire.date_of_millis(row["updated_at"])
-    attrs = attributes(state, on, frozenset(ELEMENTS))
+    attrs = attributes(state, on, EVERY_ELEMENT)
     return {
-        "nik_pseudonim": protect.pseudonym(row["nik"]),
-        "kunci_pseudonim": protect.key_id,
+        "nik_pseudonim": pseudonym,
+        "kunci_pseudonim": key_id,
         **attrs,
         "updated_at": row["updated_at"],
     }

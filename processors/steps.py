@@ -111,7 +111,7 @@ class Steps:
         row = outputs.row_of(raw)
         nik = row["nik"]
         pseudonym = self.out.protect.pseudonym(nik)
-        record = outputs.penduduk_pseudonim(row, self.out.protect, citizen)
+        record = outputs.penduduk_pseudonim(row, pseudonym, self.out.protect.key_id, citizen)
         self.out.emit(self.population["output"], pseudonym, raw, record, nik)
         if raw["op"] == "d":
             # The tombstone lets compaction forget the pseudonym.
