@@ -1,33 +1,48 @@
 """The whole pipeline: source commit to unified-view row (issue 5's end-to-end benchmark).
 
     .venv/bin/python benchmarks/end_to_end.py [--rate 1000] [--duration 60]
+    .venv/bin/python benchmarks/end_to_end.py --backlog 100000
 
 Needs the local stack and the bus running with simulated systems set up (`opdbus demo` leaves
-exactly that). Drives `opdbus simulate run` at --rate activities/s, then waits until the
+exactly that). Asserts nothing: the machine is shared.
+
+Paced (default): drives `opdbus simulate run` at --rate activities/s, then waits until the
 pipeline has drained, and reads two things from the sink's /metrics before and after: rows
 applied (`opdbus_sink_rows_total`) and the end-to-end latency histogram
 (`opdbus_end_to_end_seconds`: sink commit time minus the source's commit time, per row).
 Prints rows/s sustained and p50/p99 (interpolated within histogram buckets; the bucket is
 named). The baseline in the same run is Kafka's ProducerPerformance at the same rate.
-Asserts nothing: the machine is shared.
+
+Backlog (--backlog N): the pipeline's own ceiling, which a paced run cannot show once the
+simulator is the slower side. Stops the connectors of the database sources (SIAK, licensing,
+finance: their backlog waits in the source, in a replication slot or behind a cursor), the
+processor and the sink; writes N activities into those sources as fast as the simulator can;
+starts the five processes again at once and times how long the whole pipeline takes to carry
+everything from the sources to the view (connectors, processor and sink working together, as
+they would through a city's busy hour). The baseline in the same run is Kafka's
+ProducerPerformance at full speed, as many 400-byte records as the connectors published.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
 import urllib.request
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from opdbus import config as config_module
-from opdbus.demo import wait_drained
+from opdbus.demo import backlog, wait_drained
 from opdbus.kafka import ensure_topics, make_admin, topic_spec
+from opdbus.observe.broker import Broker
 from opdbus.stack import distribution
 from opdbus.stack.bus import Bus
 from opdbus.stack.manager import Stack
+from opdbus.stack.process import StackError
 
 
 def scrape(url: str) -> dict[str, float]:
@@ -89,32 +104,191 @@ def producer_baseline(config, stack: Stack, rate: float, records: int) -> str:
     return lines[-1] if lines else out.stderr.strip().splitlines()[-1]
 
 
+# Their backlog waits in the source while their connector is down (a replication slot, a
+# cursor); Bappeda's file drop and e-SAKIP's pushes are left out.
+DATABASE_SOURCES = ("siak", "perizinan", "keuangan")
+# What each stage has done so far, from its own /metrics: (component names, counter).
+STAGES = {
+    "connectors": ([f"connector-{s}" for s in DATABASE_SOURCES], "opdbus_events_out_total"),
+    "processor": (["processor"], "opdbus_processor_events_total"),
+    "sink": (["sink"], "opdbus_sink_rows_total"),
+}
+
+
+def simulate(*options: str) -> None:
+    opdbus = str(Path(sys.executable).parent / "opdbus")
+    subprocess.run([opdbus, "simulate", "run", *options, "--quiet"], check=True)
+
+
+def counter(url: str, metric: str) -> float:
+    """A counter summed over its labels; 0 while the process is not listening yet."""
+    try:
+        values = scrape(url)
+    except OSError:
+        return 0.0
+    return sum(v for k, v in values.items() if k == metric or k.startswith(metric + "{"))
+
+
+def label(cmdline: list[str]) -> str | None:
+    """Which part of the stack or the bus a process is (None: not ours). PostgreSQL's
+    connections are told apart by database: the sources' (decoding for CDC, polling), the
+    unified view's (the sink), the registry's."""
+    line = " ".join(cmdline)
+    if line.startswith("postgres:"):  # a server process, titled by PostgreSQL
+        words = line.split()
+        if len(words) >= 4 and "(" in words[3]:  # postgres: <user> <database> <host(port)> ...
+            return f"postgres, database {words[2]}"
+        return "postgres, autovacuum" if "autovacuum" in line else "postgres, server"
+    if "opdbus" in line and "--state-dir" in line:
+        job = cmdline[cmdline.index("--state-dir") + 2 :]
+        return " ".join(job[:2]) if job[:1] == ["connect"] else job[0]
+    if "bin/postgres" in line:
+        return "postgres, server"
+    for marker, name in (
+        ("kafka.Kafka", "kafka"),
+        ("apicurio", "registry"),
+        ("prometheus", "prometheus"),
+    ):
+        if marker in line:
+            return name
+    return None
+
+
+def cpu_by_process() -> dict[int, tuple[str, float]]:
+    """CPU seconds so far of every process of the stack and the bus, by pid."""
+    found = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        name = label([part for part in cmdline if part])
+        if name:
+            found[int(entry.name)] = (name, (int(fields[11]) + int(fields[12])) / tick)
+    return found
+
+
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine has been busy (all cores; idle and iowait excluded)."""
+    ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_used(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]):
+    """CPU seconds per part between two snapshots (a process started since counts from 0)."""
+    used: dict[str, float] = defaultdict(float)
+    for pid, (name, seconds) in after.items():
+        used[name] += seconds - before.get(pid, (name, 0.0))[1]
+    return sorted(used.items(), key=lambda item: -item[1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=1000, help="simulator activities/s")
     parser.add_argument("--duration", type=float, default=60)
+    parser.add_argument(
+        "--backlog", type=int, metavar="N", help="time the drain of N activities instead"
+    )
+    parser.add_argument("--settle", type=float, default=5, help="s without change = done")
     parser.add_argument("--drain-timeout", type=float, default=1800)
     args = parser.parse_args()
     config = config_module.load()
     Bus(config).require_running()
-    port = config.section("metrics")["ports"]["sink"]
-    url = f"http://{config.section('metrics')['host']}:{port}/metrics"
+    metrics = config.section("metrics")
+    urls = {
+        name: f"http://{metrics['host']}:{port}/metrics" for name, port in metrics["ports"].items()
+    }
+    if args.backlog:
+        drain(args, config, urls)
+    else:
+        paced(args, config, urls["sink"])
+
+
+def drain(args: argparse.Namespace, config, urls: dict[str, str]) -> None:
+    bus = Bus(config)
+    names = [name for components, _ in STAGES.values() for name in components]
+    bus.down(names=names, progress=lambda line: print(f"  {line}"))
+    print(f"writing {args.backlog:,} activities into {', '.join(DATABASE_SOURCES)} (no reader)")
+    started = time.monotonic()
+    simulate(
+        "--no-pace", "--activities", str(args.backlog), "--systems", ",".join(DATABASE_SOURCES)
+    )
+    print(f"  written in {time.monotonic() - started:.0f}s")
+    broker = Broker(config, timeout_s=10)
+    totals = dict.fromkeys(STAGES, 0.0)
+    first: dict[str, float] = {}
+    last: dict[str, float] = {}
+    cpu_before, busy_before = cpu_by_process(), machine_busy_s()
+    began = time.monotonic()
+    # Started beside the sampling (each start waits for the process's /metrics), so the
+    # first event is seen when it happens.
+    starting = ThreadPoolExecutor(1).submit(bus.up, names=names, progress=lambda line: None)
+    while True:
+        if starting.done():
+            starting.result()  # raises if a process failed to start
+        now = time.monotonic()
+        for stage, (components, metric) in STAGES.items():
+            value = sum(counter(urls[c], metric) for c in components)
+            if value != totals[stage]:
+                totals[stage], last[stage] = value, now
+                first.setdefault(stage, now)
+        print(
+            f"\r  {now - began:5.0f}s  "
+            + "  ".join(f"{stage} {int(n):,}" for stage, n in totals.items()),
+            end="",
+            flush=True,
+        )
+        quiet = all(now - last.get(stage, now) >= args.settle for stage in STAGES)
+        if "sink" in last and quiet and backlog(config, broker) == 0:
+            break
+        if now - began > args.drain_timeout:
+            raise StackError(f"not drained after {args.drain_timeout:.0f}s")
+        time.sleep(0.5)
+    print()
+    cpu, busy = cpu_used(cpu_before, cpu_by_process()), machine_busy_s() - busy_before
+    wall = time.monotonic() - began  # CPU is counted to here, the settle time included
+    events, rows = totals["connectors"], totals["sink"]
+    baseline = producer_baseline(config, Stack(config), -1, int(events))
+    took = last["sink"] - began
+    flowing = last["sink"] - first["connectors"]
+    print(
+        f"\nKafka ProducerPerformance, full speed, {int(events):,} x 400 B (baseline): {baseline}"
+    )
+    print(f"source events published by the connectors: {events:,.0f}")
+    for stage in STAGES:
+        print(
+            f"  {stage:<10} {totals[stage]:>10,.0f}  first at {first[stage] - began:5.1f}s, "
+            f"done at {last[stage] - began:5.1f}s"
+        )
+    print(
+        f"whole pipeline, start of the processes to the last view row: {took:.1f}s = "
+        f"{events / took:,.0f} source events/s ({rows / took:,.0f} view rows/s)"
+        f"  [target >= 10,000 events/s sustained]"
+    )
+    print(
+        f"from the first event published: {flowing:.1f}s = {events / flowing:,.0f} source events/s"
+    )
+    print(f"CPU per source event, by process ({wall:.0f}s, {os.cpu_count()} cores):")
+    for name, seconds in cpu:
+        share = seconds / wall
+        print(f"  {name:<28} {seconds / events * 1e6:7.1f} us  ({share:.2f} of a core)")
+    total = sum(seconds for _, seconds in cpu)
+    print(
+        f"  {'all of the above':<28} {total / events * 1e6:7.1f} us  ({total / wall:.2f} of a core)"
+    )
+    print(
+        f"  {'the whole machine':<28} {busy / events * 1e6:7.1f} us  ({busy / wall:.2f} of a core)"
+    )
+
+
+def paced(args: argparse.Namespace, config, url: str) -> None:
     before = scrape(url)
     started = time.monotonic()
-    opdbus = str(Path(sys.executable).parent / "opdbus")
-    subprocess.run(
-        [
-            opdbus,
-            "simulate",
-            "run",
-            "--rate",
-            str(args.rate),
-            "--duration",
-            str(args.duration),
-            "--quiet",
-        ],
-        check=True,
-    )
+    simulate("--rate", str(args.rate), "--duration", str(args.duration))
     written = time.monotonic() - started
     wait_drained(config, timeout_s=args.drain_timeout, settle_s=3)
     drained = time.monotonic() - started
