@@ -234,6 +234,8 @@ def bus(stack, config, registry, new_topic, tmp_path) -> Iterator[Bus]:
     running = Bus(test_config, env, topics, serde, tmp_path)
     yield running
     running.stop_all()
+    # The workers' RocksDB state lives in the stack's state dir, not in tmp_path.
+    shutil.rmtree(test_config.state_dir / "processor" / app_id, ignore_errors=True)
 
 
 def by_event_id(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
