@@ -42,7 +42,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -73,6 +72,7 @@ from opdbus.serde import AvroSerde
 from opdbus.simulator.bappeda import COLUMNS
 from opdbus.stack import distribution
 from opdbus.stack.manager import Stack
+from opdbus.stack.process import free_port
 
 KINDS = ("cdc", "polling", "file_drop", "http_push")
 PARTITIONS = 6  # the stack's num_partitions: what production topics get
@@ -106,12 +106,6 @@ TARGET_OPDS = ("dinkes", "disdik", "dpupr", "dinsos", "dishub")
 
 def log(line: str) -> None:
     print(line, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def percentile(values: list[float], q: float) -> float:

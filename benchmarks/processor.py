@@ -43,6 +43,7 @@ from opdbus.kafka import (
 from opdbus.serde import AvroSerde
 from opdbus.stack import distribution
 from opdbus.stack.manager import Stack
+from opdbus.stack.process import free_port
 
 PARTITIONS = 6
 KELURAHAN = ["61.71.01.1002", "61.71.02.1003", "61.71.03.1001", "61.71.04.1002", "61.71.05.1001"]
@@ -237,6 +238,7 @@ def main() -> None:
             t["dlq"]: {"schema": None},
         },
         "dead_letters": {"processors": t["dlq"]},
+        "metrics": {"ports": {"processor": free_port()}},  # beside a running bus's processor
         "processors": {
             "app_id": f"bench-proc-{run}",
             "routes": {

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,15 +45,10 @@ from opdbus.serde import AvroSerde
 from opdbus.sinks.decode import WireDecoder
 from opdbus.sinks.rows import RowMapper
 from opdbus.sinks.tables import Table, describe
+from opdbus.stack.process import free_port
 
 OPDBUS = str(Path(sys.executable).parent / "opdbus")
 BASE = dt.datetime(2026, 1, 5, 8, tzinfo=dt.UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def application(n: int, version: int) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -30,14 +29,9 @@ from opdbus.config import Config
 from opdbus.kafka import make_consumer
 from opdbus.schema_cli import subject
 from opdbus.serde import AvroSerde
+from opdbus.stack.process import free_port
 
 from .cli import OPDBUS
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def register(serde: AvroSerde, topic: str, entity: str) -> None:

@@ -5,7 +5,6 @@ subprocess, and reading the topic back."""
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 import uuid
@@ -27,6 +26,7 @@ from opdbus.connectors.cdc import build
 from opdbus.connectors.publisher import Publisher
 from opdbus.kafka import make_consumer
 from opdbus.serde import AvroSerde
+from opdbus.stack.process import free_port
 
 # The brief's SIAK table; only nik is NOT NULL, as in the legacy system.
 PENDUDUK_DDL = """
@@ -177,12 +177,6 @@ class Cdc:
                 (self.source, f"snapshot/{self.slot}/public.{self.table}"),
             ).fetchone()
         return bool(row and row[0].get("done"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -26,14 +25,9 @@ from opdbus import schemas
 from opdbus.config import Config
 from opdbus.kafka import make_consumer
 from opdbus.serde import AvroSerde
+from opdbus.stack.process import free_port
 
 from .cli import OPDBUS, opdbus
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def item(n: int | str, **changes: Any) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -30,6 +29,7 @@ from opdbus.config import Config
 from opdbus.kafka import ensure_topics, make_admin, make_consumer, make_producer, topic_spec
 from opdbus.observe.prom import query
 from opdbus.stack.manager import Stack
+from opdbus.stack.process import free_port
 from opdbus.stack.prometheus import local_targets
 
 from .cli import OPDBUS, opdbus
@@ -115,12 +115,6 @@ def slot_lag(conn: psycopg.Connection, slot: str) -> int:
     ).fetchone()
     assert row is not None, f"slot {slot} missing"
     return int(row[0])
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def status(env: dict[str, str]) -> tuple[int, dict[str, Any]]:

@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -31,18 +30,13 @@ from opdbus.envelope import Source, make_event
 from opdbus.kafka import make_admin, make_consumer, make_producer
 from opdbus.processors.steps import internal_topics
 from opdbus.serde import AvroSerde
+from opdbus.stack.process import free_port
 
 from .cli import OPDBUS, opdbus
 from .kafka_io import topic_size
 
 PARTITIONS = 6
 UTC = dt.UTC
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def nik_of(serial: int, female: bool = True, day: int = 12) -> str:

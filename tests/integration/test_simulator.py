@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from opdbus.simulator.esakip import REQUIRED
 from opdbus.simulator.manifest import Manifest
 from opdbus.simulator.perizinan import ALLOWED, FINAL
 from opdbus.stack.manager import Stack
+from opdbus.stack.process import free_port
 
 from .cli import opdbus
 
@@ -57,12 +57,6 @@ class Simulated:
 def tagged(manifest: Manifest, table: str) -> set[str]:
     """Keys of the records the simulator says it made bad."""
     return {record.key for record in manifest.bad if record.table == table}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

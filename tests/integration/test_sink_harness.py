@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -31,6 +30,7 @@ from opdbus.config import Config
 from opdbus.envelope import Source, make_event
 from opdbus.kafka import make_consumer, make_producer, produce
 from opdbus.serde import AvroSerde, Encoder
+from opdbus.stack.process import free_port
 
 from .cli import OPDBUS
 
@@ -54,12 +54,6 @@ ENTITIES: dict[str, tuple[str, tuple[str, ...], tuple[str, str, str, str]]] = {
         ("disdukcapil", "siak", "siak", "penduduk"),
     ),
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def record(entity: str, n: int, version: int = 0) -> dict[str, Any]:
