@@ -1,7 +1,8 @@
 """faust-streaming's agent loop doing nothing per event: the ceiling a faust processor could
 reach on this machine (decision 0011). Run by benchmarks/processor.py as
 
-    FAUST_LOOP_TOPIC=<topic> FAUST_LOOP_COUNT=<n> python benchmarks/faust_loop.py worker
+    FAUST_LOOP_APP=<app id> FAUST_LOOP_TOPIC=<topic> FAUST_LOOP_COUNT=<n> \
+        python benchmarks/faust_loop.py worker
 
 and prints "faust loop: <n> events in <s> s" when it has read n events, then exits.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 
 import faust
 
@@ -18,7 +18,7 @@ TOPIC = os.environ["FAUST_LOOP_TOPIC"]
 COUNT = int(os.environ["FAUST_LOOP_COUNT"])
 
 app = faust.App(
-    f"bench-faust-loop-{uuid.uuid4().hex[:6]}",
+    os.environ["FAUST_LOOP_APP"],  # faust makes <app id>-__assignor-__leader; the caller deletes it
     broker=os.environ.get("FAUST_LOOP_BROKER", "kafka://127.0.0.1:9092"),
     store="memory://",
     web_enabled=False,

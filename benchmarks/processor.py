@@ -13,6 +13,7 @@ Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import random
@@ -26,7 +27,7 @@ import uuid
 from pathlib import Path
 
 import yaml
-from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from opdbus import config as config_module
@@ -40,6 +41,7 @@ from opdbus.kafka import (
     produce,
     topic_spec,
 )
+from opdbus.processors.steps import internal_topics
 from opdbus.serde import AvroSerde
 from opdbus.stack import distribution
 from opdbus.stack.manager import Stack
@@ -147,8 +149,10 @@ def faust_loop_baseline(config, topic: str, count: int) -> float | None:
         import faust  # noqa: F401
     except ImportError:
         return None
+    app_id = f"bench-faust-loop-{uuid.uuid4().hex[:6]}"
     env = {
         **os.environ,
+        "FAUST_LOOP_APP": app_id,
         "FAUST_LOOP_TOPIC": topic,
         "FAUST_LOOP_COUNT": str(count),
         "FAUST_LOOP_BROKER": f"kafka://{config.bootstrap_servers}",
@@ -162,6 +166,10 @@ def faust_loop_baseline(config, topic: str, count: int) -> float | None:
             text=True,
             timeout=1800,
         )
+    admin = make_admin(config)
+    for future in admin.delete_topics([f"{app_id}-__assignor-__leader"]).values():
+        with contextlib.suppress(KafkaException):  # faust stopped before making it
+            future.result(timeout=30)
     found = re.search(r"faust loop: (\d+) events in ([\d.]+) s", done.stdout + done.stderr)
     return int(found[1]) / float(found[2]) if found else None
 
@@ -333,7 +341,8 @@ def main() -> None:
         worker.terminate()
         worker.wait(60)
         admin = make_admin(config)
-        for future in admin.delete_topics(list(t.values()), request_timeout=30).values():
+        internal = internal_topics(config_module.load(env)).values()  # the worker's own
+        for future in admin.delete_topics([*t.values(), *internal], request_timeout=30).values():
             future.result(timeout=60)
         shutil.rmtree(config.state_dir / "processor" / f"bench-proc-{run}", ignore_errors=True)
     print(f"\nKafka ConsumerPerformance (baseline): {baseline:,.0f} msg/s")

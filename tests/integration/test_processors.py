@@ -4,6 +4,7 @@ unmatched release, pseudonyms only, kill -9 recovery, and two workers sharing pa
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -21,7 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
-from confluent_kafka import Message
+from confluent_kafka import KafkaException, Message
 
 from opdbus import schemas
 from opdbus.config import Config
@@ -228,8 +229,19 @@ def bus(stack, config, registry, new_topic, tmp_path) -> Iterator[Bus]:
     running = Bus(test_config, env, topics, serde, tmp_path)
     yield running
     running.stop_all()
-    # The workers' RocksDB state lives in the stack's state dir, not in tmp_path.
-    shutil.rmtree(test_config.state_dir / "processor" / app_id, ignore_errors=True)
+    forget_workers(test_config)
+
+
+def forget_workers(config: Config) -> None:
+    """What a test's workers leave outside tmp_path: their RocksDB state in the stack's state
+    dir and their internal topics (left, they pile up on a kept stack)."""
+    app_id = config.section("processors")["app_id"]
+    shutil.rmtree(config.state_dir / "processor" / app_id, ignore_errors=True)
+    admin = make_admin(config)
+    names = list(internal_topics(config).values())
+    for future in admin.delete_topics(names, request_timeout=30).values():
+        with contextlib.suppress(KafkaException):  # a worker that failed before making them
+            future.result(timeout=30)
 
 
 def by_event_id(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -561,5 +573,6 @@ def test_a_population_topic_with_another_partition_count_is_refused(config, new_
         )
     )
     done = opdbus("process", env={"OPDBUS_CONFIG": str(overlay)}, timeout=120)
+    forget_workers(load_config({**os.environ, "OPDBUS_CONFIG": str(overlay)}))
     assert done.returncode != 0
     assert f"{population} has 3 partitions but processors.partitions is 6" in done.stderr
