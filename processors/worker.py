@@ -142,7 +142,8 @@ class Worker:
 
     def _catch_up_population(self, consumer: Consumer, partitions: list[int]) -> int:
         """Apply, without sending, the population events the group processed but this state
-        has not seen (a new worker directory, or one that was behind)."""
+        has not seen (a new worker directory, or one that was behind); compact a partition
+        that read many (docs/decisions/0014-processor-state-layout.md)."""
         committed = consumer.committed(
             [TopicPartition(self.population, p) for p in partitions], timeout=30
         )
