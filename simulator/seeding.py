@@ -77,7 +77,10 @@ def setup(
     if result.penduduk:
         say(f"penduduk: {result.penduduk:,} citizens seeded in {result.penduduk_s:.1f} s")
     else:
-        say(f"penduduk: already seeded ({existing:,} rows), left as it is")
+        say(
+            f"penduduk: already seeded ({existing:,} rows), left as it is "
+            f"(an empty SIAK database, e.g. a new state directory, gets {citizens:,})"
+        )
 
     with schema.connect(config, "perizinan", autocommit=True) as conn:
         writer = Writer(conn)
