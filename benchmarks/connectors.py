@@ -72,7 +72,7 @@ from opdbus.serde import AvroSerde
 from opdbus.simulator.bappeda import COLUMNS
 from opdbus.stack import distribution
 from opdbus.stack.manager import Stack
-from opdbus.stack.process import free_port
+from opdbus.stack.process import cpu_seconds, free_port, peak_rss_mib
 
 KINDS = ("cdc", "polling", "file_drop", "http_push")
 PARTITIONS = 6  # the stack's num_partitions: what production topics get
@@ -308,15 +308,11 @@ class Connector:
 
     def cpu_s(self) -> float:
         assert self.proc is not None
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+        return cpu_seconds(self.proc.pid)
 
     def rss_mib(self) -> float:
         assert self.proc is not None
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):  # peak resident set
-                return int(line.split()[1]) / 1024
-        return 0.0
+        return peak_rss_mib(self.proc.pid)
 
     def await_acks(
         self,

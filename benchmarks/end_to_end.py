@@ -42,7 +42,7 @@ from opdbus.observe.broker import Broker
 from opdbus.stack import distribution
 from opdbus.stack.bus import Bus
 from opdbus.stack.manager import Stack
-from opdbus.stack.process import StackError
+from opdbus.stack.process import StackError, cpu_seconds
 
 
 def scrape(url: str) -> dict[str, float]:
@@ -157,18 +157,16 @@ def label(cmdline: list[str]) -> str | None:
 def cpu_by_process() -> dict[int, tuple[str, float]]:
     """CPU seconds so far of every process of the stack and the bus, by pid."""
     found = {}
-    tick = os.sysconf("SC_CLK_TCK")
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            name = label([part for part in cmdline if part])
+            if name:
+                found[int(entry.name)] = (name, cpu_seconds(int(entry.name)))
         except OSError:  # gone meanwhile
             continue
-        name = label([part for part in cmdline if part])
-        if name:
-            found[int(entry.name)] = (name, (int(fields[11]) + int(fields[12])) / tick)
     return found
 
 

@@ -45,7 +45,7 @@ from opdbus.processors.steps import internal_topics
 from opdbus.serde import AvroSerde
 from opdbus.stack import distribution
 from opdbus.stack.manager import Stack
-from opdbus.stack.process import free_port
+from opdbus.stack.process import cpu_seconds, free_port, peak_rss_mib
 
 PARTITIONS = 6
 KELURAHAN = ["61.71.01.1002", "61.71.02.1003", "61.71.03.1001", "61.71.04.1002", "61.71.05.1001"]
@@ -108,13 +108,6 @@ def wait_for(config, topic: str, count: int, label: str, worker: subprocess.Pope
     return time.monotonic() - started
 
 
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):  # peak resident set
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def rewind(config, group: str, topic: str) -> None:
     """The group's offsets on topic back to the start (the group must have no member)."""
     offsets = [TopicPartition(topic, p, 0) for p in range(PARTITIONS)]
@@ -123,13 +116,6 @@ def rewind(config, group: str, topic: str) -> None:
         [ConsumerGroupTopicPartitions(group, offsets)]
     ).values():
         future.result(timeout=30)
-
-
-def cpu_s(pid: int, thread: int | None = None) -> float:
-    """CPU seconds (user + system) of a process, or of one of its threads."""
-    path = f"/proc/{pid}/task/{thread}/stat" if thread else f"/proc/{pid}/stat"
-    fields = Path(path).read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def kafka_consumer_baseline(config, stack: Stack, topic: str, count: int) -> float:
@@ -237,6 +223,7 @@ def main() -> None:
         None if args.no_faust else faust_loop_baseline(config, t["penduduk"], args.citizens)
     )
 
+    app_id = f"bench-proc-{run}"  # the worker's group, state directory and topic prefix
     overlay = {
         "topics": {
             t["penduduk"]: {"schema": "penduduk"},
@@ -248,7 +235,7 @@ def main() -> None:
         "dead_letters": {"processors": t["dlq"]},
         "metrics": {"ports": {"processor": free_port()}},  # beside a running bus's processor
         "processors": {
-            "app_id": f"bench-proc-{run}",
+            "app_id": app_id,
             "routes": {
                 **dict.fromkeys(config.section("processors")["routes"]),
                 t["permohonan"]: {"output": t["perizinan"], "consumer": "dpmptsp"},
@@ -285,11 +272,10 @@ def main() -> None:
     worker, _ = start("build")
     try:
         build = wait_for(config, t["pseudonim"], args.citizens, "state build", worker)
-        build_rss = rss_mib(worker.pid)
+        build_rss = peak_rss_mib(worker.pid)
         worker.terminate()
         worker.wait(60)
         # The state lost (a new machine): rebuilt from the compacted population topic.
-        app_id = overlay["processors"]["app_id"]
         shutil.rmtree(config.state_dir / "processor" / app_id / "worker-0")
         before = log_path.read_text(errors="replace")
         worker, _ = start("restore")
@@ -324,17 +310,17 @@ def main() -> None:
         peak = build_rss
         for round_ in range(args.rounds):
             if round_:
-                rewind(config, f"bench-proc-{run}", t["permohonan"])
+                rewind(config, app_id, t["permohonan"])
             worker, ready = start(f"enrich-{round_ + 1}")
             # CPU per application is steadier than wall time on a shared machine: the main
             # thread (the pid's own task) does all the Python work, librdkafka's threads the rest.
-            cpu_before = (cpu_s(worker.pid), cpu_s(worker.pid, worker.pid))
+            cpu_before = (cpu_seconds(worker.pid), cpu_seconds(worker.pid, worker.pid))
             total = args.applications * (round_ + 1)
             wait_for(config, t["perizinan"], total, f"enrich, round {round_ + 1}", worker)
             took = time.monotonic() - ready
-            main_cpu = cpu_s(worker.pid, worker.pid) - cpu_before[1]
-            rounds.append((took, main_cpu, cpu_s(worker.pid) - cpu_before[0]))
-            peak = max(peak, rss_mib(worker.pid))
+            main_cpu = cpu_seconds(worker.pid, worker.pid) - cpu_before[1]
+            rounds.append((took, main_cpu, cpu_seconds(worker.pid) - cpu_before[0]))
+            peak = max(peak, peak_rss_mib(worker.pid))
             worker.terminate()
             worker.wait(60)
     finally:
@@ -344,7 +330,7 @@ def main() -> None:
         internal = internal_topics(config_module.load(env)).values()  # the worker's own
         for future in admin.delete_topics([*t.values(), *internal], request_timeout=30).values():
             future.result(timeout=60)
-        shutil.rmtree(config.state_dir / "processor" / f"bench-proc-{run}", ignore_errors=True)
+        shutil.rmtree(config.state_dir / "processor" / app_id, ignore_errors=True)
     print(f"\nKafka ConsumerPerformance (baseline): {baseline:,.0f} msg/s")
     if faust_rate:
         print(f"faust agent loop, no work per event (baseline): {faust_rate:,.0f} events/s")

@@ -45,7 +45,7 @@ from opdbus.serde import AvroSerde
 from opdbus.sinks.decode import WireDecoder
 from opdbus.sinks.rows import RowMapper
 from opdbus.sinks.tables import Table, describe
-from opdbus.stack.process import free_port
+from opdbus.stack.process import free_port, peak_rss_mib
 
 OPDBUS = str(Path(sys.executable).parent / "opdbus")
 BASE = dt.datetime(2026, 1, 5, 8, tzinfo=dt.UTC)
@@ -183,13 +183,6 @@ def copy_baseline(conn: psycopg.Connection, table: Table, rows: list[tuple]) -> 
         for row in rows:
             copy.write_row(row)
     return time.monotonic() - started
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def main() -> None:
