@@ -1,8 +1,9 @@
 """The CDC connector's lifecycle: check the tables, snapshot once, then stream until stopped.
 
 Streaming is a loop of: peek a batch of whole transactions -> publish -> `publisher.commit()`
-(Kafka acknowledged all of it) -> advance the slot to the end of the batch's last commit. The
-slot is the only cursor, so a restart, clean or not, resumes from the last acknowledged batch.
+(Kafka acknowledged all of it) -> advance the slot to the end of the batch's last commit, or
+past other databases' WAL up to where the peek stopped (`move_to`). The slot is the only
+cursor, so a restart, clean or not, resumes from the last acknowledged batch.
 """
 
 from __future__ import annotations
@@ -10,15 +11,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 
 from opdbus import schemas
 from opdbus.config import Config, ConfigError
-from opdbus.connectors.cdc import catalog, snapshot
+from opdbus.connectors.cdc import catalog, lsn, snapshot
 from opdbus.connectors.cdc.emit import Emitter
-from opdbus.connectors.cdc.restart_points import RestartPoints
+from opdbus.connectors.cdc.restart_points import LAG_BYTES, RestartPoints
 from opdbus.connectors.cdc.routes import Route
 from opdbus.connectors.cdc.slot import Slot, SlotLost, later
 from opdbus.connectors.cdc.wal2json import Decoder
@@ -34,6 +36,34 @@ STOP_CHECK_ROWS = 1024  # how often a long batch looks at the stop flag
 LAG_EVERY_S = 1.0
 RETRY_S = 5.0
 MAX_BATCH_GROWTH = 8  # a backlog is read up to 8 x batch_size changes per peek
+
+
+@dataclass(frozen=True)
+class Read:
+    """What one acknowledged batch read from the slot."""
+
+    rows: int  # messages the peek returned
+    committed: str | None  # end LSN of the last complete transaction among them
+    whole: bool  # every transaction committed before the peek's target was among them
+
+
+def move_to(read: Read, target: str, confirmed: str, heartbeat_due: bool) -> str | None:
+    """Where the slot moves after an acknowledged batch, or None to stay.
+
+    A batch moves it to its last commit. A whole read may move it on to the target: what lies
+    between is other databases' WAL (or ours, already acknowledged), and every later peek
+    and advance would decode it again from the restart point, which itself moves only once
+    the confirmed position passes a running-transactions record. Done at a heartbeat, when
+    the batch read changes anyway, or once that WAL reaches LAG_BYTES. Safe as a heartbeat
+    is (docs/decisions/0004-cdc.md): the target is flushed WAL, so the peek read every
+    record that starts before it, and a transaction still open there commits after it.
+    """
+    to = read.committed
+    if read.whole and (
+        read.rows or heartbeat_due or lsn.parse(target) - lsn.parse(confirmed) >= LAG_BYTES
+    ):
+        to = target if to is None or later(target, to) else to
+    return to if to is not None and later(to, confirmed) else None
 
 
 class CdcConnector:
@@ -184,12 +214,15 @@ class CdcConnector:
     # -- streaming ------------------------------------------------------------------------
 
     def _stream(self, stop: threading.Event, slot: Slot, emitter: Emitter) -> None:
-        log.info("streaming from slot %s at %s", self.slot_name, slot.confirmed())
-        last_moved = time.monotonic()
+        confirmed = slot.confirmed()
+        assert confirmed is not None  # the snapshot step made sure the slot exists
+        log.info("streaming from slot %s at %s", self.slot_name, confirmed)
+        moved_at = time.monotonic()
         upto = self.batch_size
         while not stop.is_set():
+            target = slot.flushed()
             try:
-                rows = self._batch(stop, slot, emitter, upto)
+                read = self._batch(stop, slot, emitter, upto, target)
             except DeliveryError as exc:
                 # The slot did not move: the same changes are read again, with the same ids.
                 log.warning(
@@ -199,13 +232,12 @@ class CdcConnector:
                 stop.wait(RETRY_S)
                 continue
             now = time.monotonic()
-            if rows:
-                last_moved = now
-            elif now - last_moved >= self.heartbeat_s:
-                self._heartbeat(slot, emitter)
-                last_moved = now
+            to = move_to(read, target, confirmed, now - moved_at >= self.heartbeat_s)
+            if to is not None:
+                slot.advance(to)
+                confirmed, moved_at = to, now
             self._report_lag(slot, now)
-            if rows >= upto:
+            if read.rows >= upto:
                 # A backlog: every peek decodes again the WAL from the slot's restart point
                 # (up to 15 s of it when the connector was down), so read more per peek.
                 upto = min(upto * 2, self.batch_size * MAX_BATCH_GROWTH)
@@ -216,43 +248,27 @@ class CdcConnector:
                 stop.wait(self.poll_s)
         log.info("stopped at slot position %s", slot.confirmed())
 
-    def _batch(self, stop: threading.Event, slot: Slot, emitter: Emitter, upto: int) -> int:
-        """One peek -> publish -> ack -> advance round; the number of messages read."""
+    def _batch(
+        self, stop: threading.Event, slot: Slot, emitter: Emitter, upto: int, target: str
+    ) -> Read:
+        """One peek (at most `upto` messages, none past the WAL position `target`) -> publish
+        -> Kafka acknowledges all of it. Moving the slot is the caller's step."""
         decoder = Decoder()
         rows = 0
-        with slot.peek(upto) as messages:
+        stopped = False
+        with slot.peek(upto, upto_lsn=target) as messages:
             for data in messages:
                 rows += 1
                 change = decoder.feed(data)
                 if change is not None:
                     emitter.change(change)
                 if rows % STOP_CHECK_ROWS == 0 and stop.is_set():
-                    break  # the unfinished transaction is read again after the restart
-        if rows == 0:
-            return 0
-        self.publisher.commit()
-        emitter.pending = False
-        if decoder.committed is not None:
-            slot.advance(decoder.committed)
-        return rows
-
-    def _heartbeat(self, slot: Slot, emitter: Emitter) -> None:
-        """Move an idle slot to the current WAL position, so WAL written by other databases is
-        not held for us. Safe because (1) nothing is waiting for an ack; (2) the target is a
-        record boundary with everything below it flushed; (3) a peek up to the target returned
-        nothing, i.e. no transaction of this database commits before it. Changes committed
-        after the target are still ahead of the slot."""
-        if emitter.pending:
-            return
-        target = slot.quiet_point()
-        confirmed = slot.confirmed()
-        if target is None or confirmed is None or not later(target, confirmed):
-            return
-        with slot.peek(1, upto_lsn=target) as messages:
-            if next(messages, None) is not None:
-                return  # work arrived: the next batch takes it
-        slot.advance(target)
-        log.debug("heartbeat: idle slot %s moved from %s to %s", self.slot_name, confirmed, target)
+                    stopped = True  # the unfinished transaction is read again after the restart
+                    break
+        if rows:
+            self.publisher.commit()
+            emitter.pending = False
+        return Read(rows, decoder.committed, whole=not stopped and rows < upto)
 
     def _report_lag(self, slot: Slot, now: float) -> None:
         if now - self._lag_at < LAG_EVERY_S:

@@ -7,7 +7,6 @@ after Kafka acknowledged everything up to it. A crash before then re-reads the s
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -115,22 +114,12 @@ class Slot:
     def advance(self, to: str) -> None:
         self.conn.execute("SELECT pg_replication_slot_advance(%s, %s::pg_lsn)", (self.name, to))
 
-    def quiet_point(self, wait_s: float = 1.0) -> str | None:
-        """An LSN at a WAL record boundary below which every record is flushed, hence readable
-        by decoding: the insert position, once the flush position has passed it. None if the
-        flush did not catch up within wait_s (try again at the next heartbeat)."""
-        insert = self.conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()
-        assert insert is not None
-        deadline = time.monotonic() + wait_s
-        while True:
-            row = self.conn.execute(
-                "SELECT pg_current_wal_flush_lsn() >= %s::pg_lsn", (insert[0],)
-            ).fetchone()
-            if row and row[0]:
-                return insert[0]
-            if time.monotonic() > deadline:
-                return None
-            time.sleep(0.02)
+    def flushed(self) -> str:
+        """The WAL flush position: a peek up to it reads every record that starts before it
+        (one that straddles it is read whole), so none of ours is left behind it."""
+        row = self.conn.execute("SELECT pg_current_wal_flush_lsn()::text").fetchone()
+        assert row is not None
+        return row[0]
 
     def lag_bytes(self) -> int | None:
         row = self.conn.execute(

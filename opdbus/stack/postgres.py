@@ -29,6 +29,12 @@ SETTINGS = {
     "max_connections": "200",
     "shared_buffers": "256MB",
     "max_slot_wal_keep_size": "'4GB'",  # a forgotten slot must not fill the disk
+    # Few checkpoints, compressed page images: with the defaults (1GB, 5min, off) the sink's
+    # merges wrote 87 % of their WAL as full-page images, and every CDC slot in the cluster
+    # reads all of it (docs/decisions/0015-cdc-cost.md).
+    "max_wal_size": "'4GB'",
+    "checkpoint_timeout": "'15min'",
+    "wal_compression": "lz4",
     "logging_collector": "off",
 }
 
