@@ -42,7 +42,7 @@ from opdbus.demo import backlog, wait_drained
 from opdbus.kafka import ensure_topics, make_admin, topic_spec
 from opdbus.observe.broker import Broker
 from opdbus.stack import distribution
-from opdbus.stack.bus import Bus
+from opdbus.stack.bus import Bus, components
 from opdbus.stack.manager import Stack
 from opdbus.stack.process import StackError, cpu_seconds
 
@@ -109,12 +109,16 @@ def producer_baseline(config, stack: Stack, rate: float, records: int) -> str:
 # Their backlog waits in the source while their connector is down (a replication slot, a
 # cursor); Bappeda's file drop and e-SAKIP's pushes are left out.
 DATABASE_SOURCES = ("siak", "perizinan", "keuangan")
-# What each stage has done so far, from its own /metrics: (component names, counter).
-STAGES = {
-    "connectors": ([f"connector-{s}" for s in DATABASE_SOURCES], "opdbus_events_out_total"),
-    "processor": (["processor"], "opdbus_processor_events_total"),
-    "sink": (["sink"], "opdbus_sink_rows_total"),
-}
+
+
+def stages(config) -> dict[str, tuple[list[str], str]]:
+    """What each stage has done so far, from its own /metrics: (component names, counter)."""
+    workers = [c.name for c in components(config) if c.argv[0] == "process"]
+    return {
+        "connectors": ([f"connector-{s}" for s in DATABASE_SOURCES], "opdbus_events_out_total"),
+        "processor": (workers, "opdbus_processor_events_total"),
+        "sink": (["sink"], "opdbus_sink_rows_total"),
+    }
 
 
 def simulate(*options: str) -> None:
@@ -213,8 +217,9 @@ def main() -> None:
 
 def drain(args: argparse.Namespace, config, urls: dict[str, str]) -> None:
     bus = Bus(config)
-    restarted = STAGES if args.cold else ["connectors"]
-    names = [name for stage in restarted for name in STAGES[stage][0]]
+    by_stage = stages(config)
+    restarted = by_stage if args.cold else ["connectors"]
+    names = [name for stage in restarted for name in by_stage[stage][0]]
     bus.down(names=names, progress=lambda line: print(f"  {line}"))
     print(f"writing {args.backlog:,} activities into {', '.join(DATABASE_SOURCES)} (no reader)")
     started = time.monotonic()
@@ -226,12 +231,12 @@ def drain(args: argparse.Namespace, config, urls: dict[str, str]) -> None:
 
     def done() -> dict[str, float]:
         return {
-            stage: sum(counter(urls[c], metric) for c in components)
-            for stage, (components, metric) in STAGES.items()
+            stage: sum(counter(urls[c], metric) for c in stage_components)
+            for stage, (stage_components, metric) in by_stage.items()
         }
 
     base = done()  # a running process's counters already count earlier work
-    totals = dict.fromkeys(STAGES, 0.0)
+    totals = dict.fromkeys(by_stage, 0.0)
     first: dict[str, float] = {}
     last: dict[str, float] = {}
     cpu_before, busy_before = cpu_by_process(), machine_busy_s()
@@ -254,7 +259,7 @@ def drain(args: argparse.Namespace, config, urls: dict[str, str]) -> None:
             end="",
             flush=True,
         )
-        quiet = all(now - last.get(stage, now) >= args.settle for stage in STAGES)
+        quiet = all(now - last.get(stage, now) >= args.settle for stage in by_stage)
         if "sink" in last and quiet and backlog(config, broker) == 0:
             break
         if now - began > args.drain_timeout:
@@ -271,7 +276,7 @@ def drain(args: argparse.Namespace, config, urls: dict[str, str]) -> None:
         f"\nKafka ProducerPerformance, full speed, {int(events):,} x 400 B (baseline): {baseline}"
     )
     print(f"source events published by the connectors: {events:,.0f}")
-    for stage in STAGES:
+    for stage in by_stage:
         print(
             f"  {stage:<10} {totals[stage]:>10,.0f}  first at {first[stage] - began:5.1f}s, "
             f"done at {last[stage] - began:5.1f}s"

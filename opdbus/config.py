@@ -96,7 +96,25 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
     if overlay:
         deep_merge(data, read_yaml(Path(overlay)))
     _apply_env(data, environ)
+    _worker_ports(data)
     return Config(data, environ)
+
+
+def _worker_ports(data: dict[str, Any]) -> None:
+    """Processor worker N (N >= 1) serves /metrics on metrics.ports.processor + N, under the
+    name processor-N, so that the bus, Prometheus' targets and `opdbus status` all see it."""
+    processors = data.get("processors", {})
+    workers = int(processors.get("workers", 1))
+    if not 1 <= workers <= int(processors.get("partitions", workers)):
+        raise ConfigError(
+            f"processors.workers must be 1 to processors.partitions "
+            f"({processors.get('partitions')}), got {workers}: a worker needs a partition"
+        )
+    ports = data.get("metrics", {}).get("ports", {})
+    if "processor" not in ports:
+        return
+    for worker in range(1, workers):
+        ports.setdefault(f"processor-{worker}", int(ports["processor"]) + worker)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,12 @@ def components(config: Config) -> list[Component]:
     found = [
         Component(f"connector-{name}", ("connect", name)) for name in config.section("sources")
     ]
+    # Worker 0 is "processor"; more workers share the partitions of its consumer group.
     found.append(Component("processor", ("process",)))
+    workers = int(config.section("processors").get("workers", 1))
+    found += [
+        Component(f"processor-{n}", ("process", "--worker", str(n))) for n in range(1, workers)
+    ]
     found.append(Component("sink", ("sink",)))
     found.append(Component("lag-collector", ("lag",)))
     return found

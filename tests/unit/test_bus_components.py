@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from opdbus.config import load
-from opdbus.stack.bus import Bus
+from opdbus.config import ConfigError, load
+from opdbus.stack.bus import Bus, components
 from opdbus.stack.process import StackError
+from opdbus.stack.prometheus import local_targets
 
 
 def bus(tmp_path) -> Bus:
@@ -22,7 +23,7 @@ def test_named_components_come_in_data_flow_order(tmp_path):
 
 def test_no_names_selects_every_component(tmp_path):
     every = [c.name for c in bus(tmp_path).selected()]
-    assert every[-3:] == ["processor", "sink", "lag-collector"]
+    assert every[-4:] == ["processor", "processor-1", "sink", "lag-collector"]
     assert "connector-esakip" in every
 
 
@@ -35,3 +36,23 @@ def test_an_unknown_component_is_refused_with_the_known_names(tmp_path):
 
 def test_status_reports_only_the_named_components(tmp_path):
     assert list(bus(tmp_path).status(["sink"])) == ["sink"]
+
+
+def test_each_processor_worker_runs_as_a_component_with_its_own_metrics_port(tmp_path):
+    config = load({"OPDBUS_STACK__STATE_DIR": str(tmp_path), "OPDBUS_PROCESSORS__WORKERS": "3"})
+    workers = [c for c in components(config) if c.argv[0] == "process"]
+    assert [(c.name, c.argv) for c in workers] == [
+        ("processor", ("process",)),
+        ("processor-1", ("process", "--worker", "1")),
+        ("processor-2", ("process", "--worker", "2")),
+    ]
+    ports = config.section("metrics")["ports"]
+    assert [ports[c.name] for c in workers] == [9410, 9411, 9412]
+    scraped = {t["labels"]["component"]: t["targets"][0] for t in local_targets(config)}
+    assert scraped["processor-2"] == "127.0.0.1:9412"
+
+
+@pytest.mark.parametrize("workers", ["0", "7"])
+def test_processor_workers_outside_one_to_the_partition_count_are_refused(workers):
+    with pytest.raises(ConfigError, match=f"processors.workers must be 1 to .*got {workers}"):
+        load({"OPDBUS_PROCESSORS__WORKERS": workers})
