@@ -176,10 +176,12 @@ def cpu_by_process() -> dict[int, tuple[str, float]]:
     return found
 
 
-def machine_busy_s() -> float:
-    """CPU seconds the whole machine has been busy (all cores; idle and iowait excluded)."""
+def machine_busy_s() -> tuple[float, float]:
+    """CPU seconds the whole machine has been busy (all cores; idle and iowait excluded), and
+    of those the seconds the hypervisor gave to other guests (steal: a shared host's noise)."""
     ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - ticks[3] - ticks[4]) / tick, ticks[7] / tick
 
 
 def cpu_used(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]):
@@ -266,7 +268,9 @@ def drain(args: argparse.Namespace, config, urls: dict[str, str]) -> None:
             raise StackError(f"not drained after {args.drain_timeout:.0f}s")
         time.sleep(0.5)
     print()
-    cpu, busy = cpu_used(cpu_before, cpu_by_process()), machine_busy_s() - busy_before
+    busy_after = machine_busy_s()
+    cpu = cpu_used(cpu_before, cpu_by_process())
+    busy, steal = (after - before for after, before in zip(busy_after, busy_before, strict=True))
     wall = time.monotonic() - began  # CPU is counted to here, the settle time included
     events, rows = totals["connectors"], totals["sink"]
     baseline = producer_baseline(config, Stack(config), -1, int(events))
@@ -287,9 +291,11 @@ def drain(args: argparse.Namespace, config, urls: dict[str, str]) -> None:
         f"{events / took:,.0f} source events/s ({rows / took:,.0f} view rows/s)"
         f"  [target >= 10,000 events/s sustained]"
     )
-    print(
-        f"from the first event published: {flowing:.1f}s = {events / flowing:,.0f} source events/s"
-    )
+    if flowing > 0:  # a backlog so small that one sample saw it all has no rate
+        print(
+            f"from the first event published: {flowing:.1f}s = "
+            f"{events / flowing:,.0f} source events/s"
+        )
     print(f"CPU per source event, by process ({wall:.0f}s, {os.cpu_count()} cores):")
     for name, seconds in cpu:
         share = seconds / wall
@@ -301,6 +307,7 @@ def drain(args: argparse.Namespace, config, urls: dict[str, str]) -> None:
     print(
         f"  {'the whole machine':<28} {busy / events * 1e6:7.1f} us  ({busy / wall:.2f} of a core)"
     )
+    print(f"  {'of which stolen by the host':<28} {steal:7.1f} s   ({steal / wall:.2f} of a core)")
 
 
 def paced(args: argparse.Namespace, config, url: str) -> None:

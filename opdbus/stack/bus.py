@@ -91,8 +91,28 @@ class Bus:
             )
             progress(f"{component.name:<24} started, metrics {url}")
 
+    def leftovers(self) -> dict[str, Component]:
+        """Bus processes still running that the configuration no longer has (fewer processor
+        workers, a source removed): `down` stops them too, or they would run on unmanaged."""
+        configured = {c.name for c in components(self.config)}
+        found = {}
+        for pid_file in sorted(self.layout.run.glob("*.pid")):
+            component = Component(pid_file.stem, ())
+            if (
+                component.name not in configured
+                and component.name.startswith(("connector-", "processor-"))
+                and self._process(component).alive()
+            ):
+                found[component.name] = component
+        return found
+
     def down(self, progress=print, names: Sequence[str] = ()) -> None:
-        for component in reversed(self.selected(names)):
+        leftovers = self.leftovers()
+        configured = [name for name in names if name not in leftovers]
+        chosen = [c for name, c in leftovers.items() if not names or name in names]
+        if configured or not names:
+            chosen += reversed(self.selected(configured))
+        for component in chosen:
             if self._process(component).stop(timeout_s=60):
                 progress(f"{component.name:<24} stopped")
 

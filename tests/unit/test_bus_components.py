@@ -3,6 +3,9 @@ order, and refuses a name the bus does not have (saying which names it has)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from opdbus.config import ConfigError, load
@@ -23,7 +26,7 @@ def test_named_components_come_in_data_flow_order(tmp_path):
 
 def test_no_names_selects_every_component(tmp_path):
     every = [c.name for c in bus(tmp_path).selected()]
-    assert every[-4:] == ["processor", "processor-1", "sink", "lag-collector"]
+    assert every[-3:] == ["processor", "sink", "lag-collector"]
     assert "connector-esakip" in every
 
 
@@ -56,3 +59,23 @@ def test_each_processor_worker_runs_as_a_component_with_its_own_metrics_port(tmp
 def test_processor_workers_outside_one_to_the_partition_count_are_refused(workers):
     with pytest.raises(ConfigError, match=f"processors.workers must be 1 to .*got {workers}"):
         load({"OPDBUS_PROCESSORS__WORKERS": workers})
+
+
+def test_down_stops_a_worker_the_configuration_no_longer_has(tmp_path):
+    shrunk = bus(tmp_path)  # processors.workers: 1
+    run_dir = shrunk.layout.run
+    run_dir.mkdir(parents=True)
+    # A second worker started while workers was 2: its command line carries the state dir.
+    worker = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", "--state-dir", str(tmp_path)]
+    )
+    (run_dir / "processor-1.pid").write_text(str(worker.pid))
+    try:
+        assert list(shrunk.leftovers()) == ["processor-1"]
+        stopped: list[str] = []
+        shrunk.down(progress=stopped.append, names=["processor-1"])
+        assert worker.wait(timeout=30) is not None
+        assert [line.split()[0] for line in stopped] == ["processor-1"]
+        assert shrunk.leftovers() == {}
+    finally:
+        worker.kill()
