@@ -96,13 +96,14 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
     if overlay:
         deep_merge(data, read_yaml(Path(overlay)))
     _apply_env(data, environ)
-    _worker_ports(data)
+    _processor_workers(data)
     return Config(data, environ)
 
 
-def _worker_ports(data: dict[str, Any]) -> None:
-    """Processor worker N (N >= 1) serves /metrics on metrics.ports.processor + N, under the
-    name processor-N, so that the bus, Prometheus' targets and `opdbus status` all see it."""
+def _processor_workers(data: dict[str, Any]) -> None:
+    """Check processors.workers; worker N (N >= 1) serves /metrics on metrics.ports.processor
+    + N, under the name processor-N, so that the bus, Prometheus' targets and `opdbus status`
+    all see it."""
     processors = data.get("processors", {})
     workers = int(processors.get("workers", 1))
     if not 1 <= workers <= int(processors.get("partitions", workers)):

@@ -228,7 +228,6 @@ class CdcConnector:
                 log.warning(
                     "Kafka did not acknowledge a batch (%s); retrying in %.0f s", exc, RETRY_S
                 )
-                emitter.pending = False
                 stop.wait(RETRY_S)
                 continue
             now = time.monotonic()
@@ -267,7 +266,6 @@ class CdcConnector:
                     break
         if rows:
             self.publisher.commit()
-            emitter.pending = False
         return Read(rows, decoder.committed, whole=not stopped and rows < upto)
 
     def _report_lag(self, slot: Slot, now: float) -> None:

@@ -43,7 +43,6 @@ class Emitter:
         self._ids = {r.name: EventIds(opd, system, database, r.name) for r in routes.values()}
         self.events = 0  # envelopes handed to Kafka (tombstones and dead letters not counted)
         self.dead_letters = 0
-        self.pending = False  # something produced that commit() has not confirmed yet
 
     # -- envelopes ------------------------------------------------------------------------
 
@@ -81,12 +80,10 @@ class Emitter:
     def _publish(self, route: Route, key: str, event: dict[str, Any]) -> None:
         self.publisher.publish(route.topic, key, event)
         self.events += 1
-        self.pending = True
 
     def _tombstone(self, route: Route, key: str) -> None:
         if route.compacted:
             self.publisher.tombstone(route.topic, key)
-            self.pending = True
 
     def _dead_letter(
         self,
@@ -110,7 +107,6 @@ class Emitter:
             context["tx_id"] = tx_id
         self.publisher.dead_letter(key, row, error, context)
         self.dead_letters += 1
-        self.pending = True
 
     def _check_columns(self, route: Route, row: Mapping[str, Any]) -> None:
         if not row.keys() <= route.accepted:

@@ -65,7 +65,6 @@ def run(
             began = time.monotonic()
             rows = _table(stop, route, reader, point, started_ms, emitter, batch_size)
             publisher.commit()
-            emitter.pending = False
             if rows is None:
                 log.info("snapshot of %s stopped; it restarts with the connector", route.qualified)
                 return False
