@@ -41,6 +41,7 @@ from opdbus.kafka import (
     produce,
     topic_spec,
 )
+from opdbus.processors.state import app_state_dir, worker_state_dir
 from opdbus.processors.steps import internal_topics
 from opdbus.serde import AvroSerde
 from opdbus.stack import distribution
@@ -246,6 +247,7 @@ def main() -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
         yaml.safe_dump(overlay, f)
     env = {**os.environ, "OPDBUS_CONFIG": f.name}
+    worker_config = config_module.load(env)  # what the worker reads
     log_path = Path(tempfile.mktemp(prefix="bench-processor-", suffix=".log"))
 
     def start(phase: str) -> tuple[subprocess.Popen, float]:
@@ -276,7 +278,7 @@ def main() -> None:
         worker.terminate()
         worker.wait(60)
         # The state lost (a new machine): rebuilt from the compacted population topic.
-        shutil.rmtree(config.state_dir / "processor" / app_id / "worker-0")
+        shutil.rmtree(worker_state_dir(worker_config, 0))
         before = log_path.read_text(errors="replace")
         worker, _ = start("restore")
         rebuilt, restore_s = restored(log_path.read_text(errors="replace")[len(before) :])
@@ -327,10 +329,10 @@ def main() -> None:
         worker.terminate()
         worker.wait(60)
         admin = make_admin(config)
-        internal = internal_topics(config_module.load(env)).values()  # the worker's own
+        internal = internal_topics(worker_config).values()  # the worker's own
         for future in admin.delete_topics([*t.values(), *internal], request_timeout=30).values():
             future.result(timeout=60)
-        shutil.rmtree(config.state_dir / "processor" / app_id, ignore_errors=True)
+        shutil.rmtree(app_state_dir(worker_config), ignore_errors=True)
     print(f"\nKafka ConsumerPerformance (baseline): {baseline:,.0f} msg/s")
     if faust_rate:
         print(f"faust agent loop, no work per event (baseline): {faust_rate:,.0f} events/s")

@@ -115,7 +115,12 @@ def _processor_workers(data: dict[str, Any]) -> None:
     if "processor" not in ports:
         return
     for worker in range(1, workers):
-        ports.setdefault(f"processor-{worker}", int(ports["processor"]) + worker)
+        ports.setdefault(f"processor-{worker}", processor_port(ports, worker))
+
+
+def processor_port(ports: Mapping[str, Any], worker: int) -> int:
+    """Processor worker N serves /metrics on metrics.ports.processor + N."""
+    return int(ports["processor"]) + worker
 
 
 @dataclass(frozen=True)

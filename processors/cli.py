@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from opdbus.config import Config
+from opdbus.config import Config, processor_port
 from opdbus.metrics import serve
 from opdbus.signals import stop_on_signals
 
@@ -18,9 +18,9 @@ def run(config: Config, worker: int) -> int:
     from opdbus.processors.worker import Worker
 
     stop = stop_on_signals()
-    # One metrics port per worker on a machine: the processor's port plus the worker number.
+    # One metrics port per worker on a machine, also for a worker beyond processors.workers.
     ports = config.section("metrics")["ports"]
-    ports[f"processor-{worker}"] = int(ports["processor"]) + worker
+    ports[f"processor-{worker}"] = processor_port(ports, worker)
     port = serve(config, f"processor-{worker}")
     log.info("processor worker %d starting; metrics on :%d", worker, port)
     try:

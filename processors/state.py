@@ -26,6 +26,8 @@ from typing import Any
 
 from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch
 
+from opdbus.config import Config
+
 PENDUDUK = b"p:"
 MENUNGGU = b"w:"
 OFFSET = b"o:"
@@ -64,6 +66,16 @@ def unpack_citizen(data: bytes) -> dict[str, Any]:
         "status": status,
         "version": [int(committed), position],
     }
+
+
+def app_state_dir(config: Config) -> Path:
+    """The RocksDB state of every worker of the configured app id on this machine."""
+    return config.state_dir / "processor" / config.section("processors")["app_id"]
+
+
+def worker_state_dir(config: Config, worker: int) -> Path:
+    """One data directory per worker on a machine: RocksDB locks its files."""
+    return app_state_dir(config) / f"worker-{worker}"
 
 
 def rocksdb_options(settings: dict[str, Any]) -> Options:

@@ -28,7 +28,7 @@ from opdbus.kafka import ensure_topics, make_admin, make_consumer, topic_spec
 from opdbus.metrics import WAITING
 from opdbus.processors import restore
 from opdbus.processors.emit import Emitter
-from opdbus.processors.state import PartitionState, rocksdb_options
+from opdbus.processors.state import PartitionState, rocksdb_options, worker_state_dir
 from opdbus.processors.steps import Steps
 
 log = logging.getLogger("opdbus.process")
@@ -55,8 +55,7 @@ class Worker:
         # read back everything re-keyed before (_choose_route); draining: waiting for that.
         self.direct = False
         self.draining = False
-        # One data directory per worker on a machine: RocksDB locks its files.
-        self.datadir = config.state_dir / "processor" / conf["app_id"] / f"worker-{worker}"
+        self.datadir = worker_state_dir(config, worker)
         self.options = rocksdb_options(conf["rocksdb"])
         self.compact_after = int(conf["rocksdb"]["compact_after_restoring"])
         self.out = Emitter(config)

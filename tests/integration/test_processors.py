@@ -29,6 +29,7 @@ from opdbus.config import Config
 from opdbus.config import load as load_config
 from opdbus.envelope import Source, make_event
 from opdbus.kafka import make_admin, make_consumer, make_producer
+from opdbus.processors.state import app_state_dir, worker_state_dir
 from opdbus.processors.steps import internal_topics
 from opdbus.serde import AvroSerde
 from opdbus.stack.process import free_port
@@ -235,8 +236,7 @@ def bus(stack, config, registry, new_topic, tmp_path) -> Iterator[Bus]:
 def forget_workers(config: Config) -> None:
     """What a test's workers leave outside tmp_path: their RocksDB state in the stack's state
     dir and their internal topics (left, they pile up on a kept stack)."""
-    app_id = config.section("processors")["app_id"]
-    shutil.rmtree(config.state_dir / "processor" / app_id, ignore_errors=True)
+    shutil.rmtree(app_state_dir(config), ignore_errors=True)
     admin = make_admin(config)
     names = list(internal_topics(config).values())
     for future in admin.delete_topics(names, request_timeout=30).values():
@@ -379,8 +379,7 @@ def test_integrated_topics_carry_pseudonyms_and_never_the_nik_or_name(bus):
 
 
 def state_dir(bus: Bus, worker: int = 0) -> Path:
-    app_id = bus.config.section("processors")["app_id"]
-    return bus.config.state_dir / "processor" / app_id / f"worker-{worker}"
+    return worker_state_dir(bus.config, worker)
 
 
 def everything_on(bus: Bus, kind: str, quiet_s: float = 3) -> list[Message]:
