@@ -97,6 +97,7 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
         deep_merge(data, read_yaml(Path(overlay)))
     _apply_env(data, environ)
     _processor_workers(data)
+    _bus_nice(data)
     return Config(data, environ)
 
 
@@ -116,6 +117,20 @@ def _processor_workers(data: dict[str, Any]) -> None:
         return
     for worker in range(1, workers):
         ports.setdefault(f"processor-{worker}", processor_port(ports, worker))
+
+
+BUS_KINDS = ("connector", "processor", "sink", "lag-collector")
+
+
+def _bus_nice(data: dict[str, Any]) -> None:
+    """Check bus.nice: a known kind of process each, 0-19 (a negative nice would need root)."""
+    for kind, nice in data.get("bus", {}).get("nice", {}).items():
+        if kind not in BUS_KINDS:
+            raise ConfigError(
+                f"bus.nice.{kind}: no such kind of bus process ({', '.join(BUS_KINDS)})"
+            )
+        if isinstance(nice, bool) or not isinstance(nice, int) or not 0 <= nice <= 19:
+            raise ConfigError(f"bus.nice.{kind} must be a whole number 0-19, got {nice!r}")
 
 
 def processor_port(ports: Mapping[str, Any], worker: int) -> int:

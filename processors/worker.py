@@ -58,6 +58,7 @@ class Worker:
         self.datadir = worker_state_dir(config, worker)
         self.options = rocksdb_options(conf["rocksdb"])
         self.compact_after = int(conf["rocksdb"]["compact_after_restoring"])
+        self.citizens_in_memory = bool(conf["rocksdb"]["citizens_in_memory"])
         self.out = Emitter(config)
         self.steps = Steps(config, self.out)
         self.population = self.steps.population["input"]
@@ -124,7 +125,7 @@ class Worker:
         started = time.monotonic()
         for partition in sorted(population):
             path = self.datadir / f"partition-{partition}"
-            self.states[partition] = PartitionState(path, self.options)
+            self.states[partition] = PartitionState(path, self.options, self.citizens_in_memory)
         caught_up = self._catch_up_population(consumer, sorted(population))
         waiting = self._restore_waiting(sorted(population))
         log.info(

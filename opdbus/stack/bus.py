@@ -16,28 +16,37 @@ from pathlib import Path
 
 from opdbus.config import Config
 from opdbus.stack.layout import Layout
-from opdbus.stack.process import ManagedProcess, StackError, http_ok, wait_until
+from opdbus.stack.process import (
+    ManagedProcess,
+    StackError,
+    http_ok,
+    lower_priority,
+    wait_until,
+)
 
 
 @dataclass(frozen=True)
 class Component:
     name: str  # also its metrics.ports key
     argv: tuple[str, ...]  # after `opdbus`
+    kind: str = ""  # its key in bus.nice: connector, processor, sink or lag-collector
 
 
 def components(config: Config) -> list[Component]:
     """In data-flow order: sources, processor, sink, then the lag collector watching them."""
     found = [
-        Component(f"connector-{name}", ("connect", name)) for name in config.section("sources")
+        Component(f"connector-{name}", ("connect", name), "connector")
+        for name in config.section("sources")
     ]
     # Worker 0 is "processor"; more workers share the partitions of its consumer group.
-    found.append(Component("processor", ("process",)))
+    found.append(Component("processor", ("process",), "processor"))
     workers = int(config.section("processors").get("workers", 1))
     found += [
-        Component(f"processor-{n}", ("process", "--worker", str(n))) for n in range(1, workers)
+        Component(f"processor-{n}", ("process", "--worker", str(n)), "processor")
+        for n in range(1, workers)
     ]
-    found.append(Component("sink", ("sink",)))
-    found.append(Component("lag-collector", ("lag",)))
+    found.append(Component("sink", ("sink",), "sink"))
+    found.append(Component("lag-collector", ("lag",), "lag-collector"))
     return found
 
 
@@ -52,6 +61,7 @@ class Bus:
         self.layout = Layout(config.state_dir, config.cache_dir)
         self.host = config.section("metrics")["host"]
         self.ports = config.section("metrics")["ports"]
+        self.nice: dict[str, int] = config.data.get("bus", {}).get("nice", {})
 
     def _process(self, component: Component) -> ManagedProcess:
         # The marker names this state dir, so another checkout's processes are never touched.
@@ -81,6 +91,13 @@ class Bus:
             # the process as ours.
             argv = [opdbus_executable(), "--state-dir", str(self.layout.root), *component.argv]
             proc = process.start(argv, log)
+            nice = int(self.nice.get(component.kind, 0))
+            yielded = f", nice {nice}" if nice else ""
+            if nice:
+                try:
+                    lower_priority(proc.pid, nice)
+                except OSError as exc:  # e.g. a container's read-only /proc: runs, unyielding
+                    yielded = f", nice {nice} NOT applied ({exc})"
             url = self._metrics_url(component)
             wait_until(
                 component.name,
@@ -89,7 +106,7 @@ class Bus:
                 lambda p=proc: p.poll() is None,
                 log,
             )
-            progress(f"{component.name:<24} started, metrics {url}")
+            progress(f"{component.name:<24} started, metrics {url}{yielded}")
 
     def leftovers(self) -> dict[str, Component]:
         """Bus processes still running that the configuration no longer has (fewer processor

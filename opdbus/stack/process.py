@@ -151,6 +151,20 @@ class ManagedProcess:
         return True
 
 
+def lower_priority(pid: int, nice: int) -> None:
+    """Make a just-started process yield the CPU to its neighbours when they compete.
+
+    Its own nice covers its main thread and every thread it starts later (threads inherit it;
+    a Python program starts none this early). With autogroup scheduling on, the default of
+    most distributions' kernels, the scheduler first shares the CPU between sessions, and
+    each bus process runs in a session of its own: a process's nice then counts only against
+    its own threads, so the session's nice is set as well."""
+    os.setpriority(os.PRIO_PROCESS, pid, nice)
+    autogroup = Path(f"/proc/{pid}/autogroup")
+    if autogroup.exists():
+        autogroup.write_text(str(nice))
+
+
 def run(argv: Sequence[str], what: str, user: str | None = None, **kwargs) -> str:
     """Run a short command; on failure raise one line with its last output line."""
     if user:

@@ -3,14 +3,16 @@ order, and refuses a name the bus does not have (saying which names it has)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from opdbus.config import ConfigError, load
 from opdbus.stack.bus import Bus, components
-from opdbus.stack.process import StackError
+from opdbus.stack.process import StackError, lower_priority
 from opdbus.stack.prometheus import local_targets
 
 
@@ -79,3 +81,38 @@ def test_down_stops_a_worker_the_configuration_no_longer_has(tmp_path):
         assert shrunk.leftovers() == {}
     finally:
         worker.kill()
+
+
+def test_connectors_yield_the_cpu_and_the_stages_after_them_do_not(tmp_path):
+    config = load({"OPDBUS_STACK__STATE_DIR": str(tmp_path)})
+    nice = config.section("bus")["nice"]
+    by_kind = {c.name: nice[c.kind] for c in components(config)}
+    assert by_kind["connector-siak"] == by_kind["connector-esakip"] == 10
+    assert by_kind["processor"] == by_kind["sink"] == by_kind["lag-collector"] == 0
+
+
+def test_a_started_process_and_its_session_run_at_the_nice_asked(tmp_path):
+    # A session of its own, as the bus starts every process (its own autogroup, if enabled).
+    sleeper = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        lower_priority(sleeper.pid, 7)
+        assert os.getpriority(os.PRIO_PROCESS, sleeper.pid) == 7
+        autogroup = Path(f"/proc/{sleeper.pid}/autogroup")
+        if autogroup.exists():
+            assert autogroup.read_text().split()[-2:] == ["nice", "7"]
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"OPDBUS_BUS__NICE__CONNECTOR": "20"}, "bus.nice.connector must be a whole number 0-19"),
+        ({"OPDBUS_BUS__NICE__SINK": "-5"}, "bus.nice.sink must be a whole number 0-19, got -5"),
+        ({"OPDBUS_BUS__NICE__CONECTOR": "5"}, "bus.nice.conector: no such kind"),
+    ],
+)
+def test_a_nice_outside_0_to_19_or_for_an_unknown_kind_is_refused(env, message):
+    with pytest.raises(ConfigError, match=message):
+        load(env)

@@ -240,6 +240,15 @@ def test_bus_processes_wait_for_init_and_init_for_a_ready_stack(services):
     assert services["demo"].get("command") == ["demo", "--external"]
 
 
+def test_connectors_yield_the_cpu_to_the_processor_and_the_sink(services):
+    # As bus.nice does on the local stack (docs/decisions/0017-ingest-yields.md).
+    connectors = {n: s for n, s in services.items() if s.get("command", [""])[0] == "connect"}
+    assert len(connectors) == 5
+    downstream = min(services[name].get("cpu_shares", 1024) for name in ("processor", "sink"))
+    for name, service in connectors.items():
+        assert service.get("cpu_shares", 1024) < downstream, f"{name} does not yield the CPU"
+
+
 def test_every_bind_mount_source_and_build_file_exists_in_the_repo(compose, services):
     declared_volumes = set(compose.get("volumes") or {})
     for name, svc in services.items():

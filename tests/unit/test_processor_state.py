@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from rocksdict import Rdict
 
 from opdbus.processors.state import (
@@ -25,21 +26,37 @@ CITIZEN = {
 }
 
 
-def open_state(path) -> PartitionState:
-    return PartitionState(path, rocksdb_options(OPTIONS))
+def open_state(path, citizens_in_memory: bool = False) -> PartitionState:
+    return PartitionState(path, rocksdb_options(OPTIONS), citizens_in_memory)
 
 
-def test_a_batch_sees_its_own_changes_and_only_written_ones_survive(tmp_path):
-    state = open_state(tmp_path)
+@pytest.mark.parametrize("in_memory", [False, True])
+def test_a_batch_sees_its_own_changes_and_only_written_ones_survive(tmp_path, in_memory):
+    state = open_state(tmp_path, in_memory)
     state.set_citizen("A", CITIZEN)
     state.set_offset("topic", 7)
     assert state.citizen("A") == CITIZEN
     state.write()
     state.set_citizen("B", CITIZEN)  # never written: a crash before the flush
     state.close()
-    again = open_state(tmp_path)
+    again = open_state(tmp_path, in_memory)
     assert again.citizen("A") == CITIZEN and again.citizen("B") is None
     assert again.offset("topic") == 7 and again.offset("other") == 0
+
+
+def test_citizens_kept_in_memory_are_those_on_disk_and_follow_each_write(tmp_path):
+    state = open_state(tmp_path)
+    state.set_citizen("A", CITIZEN)
+    state.set_waiting("W", [{"value": "x", "at": 1}])
+    state.write()
+    state.close()
+    again = open_state(tmp_path, citizens_in_memory=True)
+    assert again.citizens == {b"p:A": pack_citizen(CITIZEN)}  # citizens only, not the rest
+    deleted = {"deleted": True, "version": [9, "0/AB:d"]}
+    again.set_citizen("A", deleted)
+    assert again.citizen("A") == deleted and again.citizens[b"p:A"] == pack_citizen(CITIZEN)
+    again.write()
+    assert again.citizens[b"p:A"] == pack_citizen(deleted) == again.db[b"p:A"]
 
 
 def test_a_citizen_and_a_deleted_one_come_back_equal_even_with_odd_positions():
