@@ -65,7 +65,7 @@ class Publisher:
         self.dlq_topic = config.section("dead_letters")["connectors"]
         self._encoders: dict[str, Encoder] = {}
         self._batch = _Batch()
-        self._source_metrics = (SOURCE_TO_ACK.labels(source), SOURCE_LAST_EVENT.labels(source))
+        self._last_event = SOURCE_LAST_EVENT.labels(source)
 
     def entity(self, topic: str) -> str:
         spec = self.config.topics.get(topic)
@@ -149,11 +149,11 @@ class Publisher:
         for topic, count in batch.sent.items():
             EVENTS_OUT.labels(STAGE, topic).inc(count)
         if batch.source_ts_ms:  # source commit to confirmed ack, as the cursor sees it
-            to_ack, last_event = self._source_metrics
             now = time.time()
-            for ts_ms in batch.source_ts_ms:
-                to_ack.observe(max(0.0, now - ts_ms / 1000))
-            last_event.set(max(batch.source_ts_ms) / 1000)
+            SOURCE_TO_ACK.observe_all(
+                self.source, [max(0.0, now - ts_ms / 1000) for ts_ms in batch.source_ts_ms]
+            )
+            self._last_event.set(max(batch.source_ts_ms) / 1000)
         return batch.total
 
     def close(self) -> None:

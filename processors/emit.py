@@ -9,7 +9,7 @@ failed send is read again after the restart instead of being skipped.
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
@@ -50,10 +50,10 @@ class Emitter:
             },
         )
         self._encoders: dict[str, Encoder] = {}
-        # Counted per batch, added to the Prometheus counters at each flush (a counter's
+        # Counted per batch, added to the Prometheus metrics at each flush (a counter's
         # lock per event cost more than the lookup it counts).
         self._counts: Counter[tuple[str, str]] = Counter()
-        self._latency: dict[str, Any] = {}
+        self._source_ms: defaultdict[str, list[int]] = defaultdict(list)
 
     def _delivered(self, error: KafkaError | None, _msg: Message) -> None:
         if error is not None:
@@ -85,10 +85,7 @@ class Emitter:
         """An integrated record in the shared envelope, NIK replaced in its lineage."""
         protected = outputs.envelope(raw, raw["op"], record, self.protect, (nik,) if nik else ())
         self.send(topic, key.encode(), self.encoder(topic).encode(protected))
-        latency = self._latency.get(topic)
-        if latency is None:
-            latency = self._latency[topic] = PROCESSING_SECONDS.labels(topic)
-        latency.observe(max(0.0, time.time() - ts_millis(raw["source"]["ts_ms"]) / 1000))
+        self._source_ms[topic].append(ts_millis(raw["source"]["ts_ms"]))
 
     def dead_letter(self, msg: Message, error: Exception, stage: str) -> None:
         """The original bytes with the reason in Kafka Connect-style headers."""
@@ -106,9 +103,13 @@ class Emitter:
         for (topic, outcome), n in self._counts.items():
             PROCESSED.labels(topic, outcome).inc(n)
         self._counts.clear()
+        sent, self._source_ms = self._source_ms, defaultdict(list)
         failures, self._failures = self._failures, []
         if failures or left:
             raise SendFailed(
                 f"{len(failures)} sends failed ({failures[0] if failures else 'none'}), "
                 f"{left} not acknowledged after {timeout_s:.0f}s"
             )
+        now = time.time()
+        for topic, source_ms in sent.items():
+            PROCESSING_SECONDS.observe_all(topic, [max(0.0, now - ms / 1000) for ms in source_ms])

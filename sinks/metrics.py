@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
+from opdbus.metrics import Delays
+
 ROWS = Counter(
     "opdbus_sink_rows_total",
     "Rows the sink changed in the unified view, by table and op (insert, update, delete)",
@@ -37,9 +39,9 @@ BATCH_EVENTS = Histogram(
     "Messages per committed batch",
     buckets=(1, 10, 100, 500, 1000, 2000, 5000, 10000, 20000),
 )
-END_TO_END = Histogram(
+END_TO_END = Delays(
     "opdbus_end_to_end_seconds",
     "Delay from an event's source commit to the sink's commit of it in the unified view",
-    ["table"],
-    buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 300, 900, 3600),
+    "table",
+    (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 300, 900, 3600),
 )

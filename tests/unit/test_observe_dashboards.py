@@ -28,9 +28,10 @@ def defined_metrics() -> set[str]:
     names: set[str] = set()
     for path in METRIC_SOURCES:
         text = path.read_text(encoding="utf-8")
-        for kind, name in re.findall(r"(Counter|Gauge|Histogram|Summary)\(\s*\"(\w+)\"", text):
+        kinds = r"(Counter|Gauge|Histogram|Delays|Summary)"
+        for kind, name in re.findall(kinds + r"\(\s*\"(\w+)\"", text):
             names.add(name)
-            if kind in ("Histogram", "Summary"):
+            if kind in ("Histogram", "Delays", "Summary"):
                 names |= {f"{name}_bucket", f"{name}_sum", f"{name}_count"}
     return names
 
