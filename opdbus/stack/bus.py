@@ -61,7 +61,7 @@ class Bus:
         self.layout = Layout(config.state_dir, config.cache_dir)
         self.host = config.section("metrics")["host"]
         self.ports = config.section("metrics")["ports"]
-        self.nice: dict[str, int] = config.data.get("bus", {}).get("nice", {})
+        self.nice: dict[str, int] = config.section("bus")["nice"]
 
     def _process(self, component: Component) -> ManagedProcess:
         # The marker names this state dir, so another checkout's processes are never touched.

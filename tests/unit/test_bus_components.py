@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,12 @@ def test_down_stops_a_worker_the_configuration_no_longer_has(tmp_path):
     )
     (run_dir / "processor-1.pid").write_text(str(worker.pid))
     try:
+        # Popen returns once the exec began; the kernel fills in the command line a moment
+        # later, and on a busy machine that moment can be seen.
+        cmdline = Path(f"/proc/{worker.pid}/cmdline")
+        deadline = time.monotonic() + 10
+        while str(tmp_path).encode() not in cmdline.read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert list(shrunk.leftovers()) == ["processor-1"]
         stopped: list[str] = []
         shrunk.down(progress=stopped.append, names=["processor-1"])
