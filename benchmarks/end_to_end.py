@@ -263,8 +263,8 @@ def drain(args: argparse.Namespace, config, urls: dict[str, str]) -> None:
         for stage, value in done().items():
             value -= base[stage]
             moved, totals[stage] = value - totals[stage], value
-            flowing = now - last.get(stage, now) <= 1.0
-            if moved > args.trickle or (moved and flowing):
+            in_flow = now - last.get(stage, now) <= 1.0
+            if moved > args.trickle or (moved and in_flow):
                 last[stage] = now
                 first.setdefault(stage, now)
         print(
