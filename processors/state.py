@@ -102,10 +102,10 @@ class PartitionState:
         if self.db.get(FORMAT) != LAYOUT:
             self._start_empty(path, options)
         self.pending: dict[bytes, Any] = {}
-        # Every event looks a citizen up. Beside the other stages a RocksDB get costs several
-        # times what it does alone (its index and data blocks fall out of the CPU's caches):
-        # with citizens_in_memory the partition's packed citizens are also kept in a dict
-        # (docs/decisions/0014-processor-state-layout.md), RocksDB stays their durable copy.
+        # Every event looks a citizen up, and beside the other stages a RocksDB get cost
+        # several times what it does alone: with citizens_in_memory the partition's packed
+        # citizens are also kept in a dict (docs/decisions/0014-processor-state-layout.md),
+        # RocksDB stays their durable copy.
         self.citizens: dict[bytes, bytes] | None = (
             dict(self._items(PENDUDUK)) if citizens_in_memory else None
         )
