@@ -13,7 +13,7 @@ import pytest
 
 from opdbus.config import ConfigError, load
 from opdbus.stack.bus import Bus, components
-from opdbus.stack.process import StackError, lower_priority
+from opdbus.stack.process import ManagedProcess, StackError, lower_priority
 from opdbus.stack.prometheus import local_targets
 
 
@@ -76,9 +76,9 @@ def test_down_stops_a_worker_the_configuration_no_longer_has(tmp_path):
     try:
         # Popen returns once the exec began; the kernel fills in the command line a moment
         # later, and on a busy machine that moment can be seen.
-        cmdline = Path(f"/proc/{worker.pid}/cmdline")
+        started = ManagedProcess("processor-1", run_dir, marker=str(tmp_path))
         deadline = time.monotonic() + 10
-        while str(tmp_path).encode() not in cmdline.read_bytes() and time.monotonic() < deadline:
+        while not started.alive() and time.monotonic() < deadline:
             time.sleep(0.01)
         assert list(shrunk.leftovers()) == ["processor-1"]
         stopped: list[str] = []
