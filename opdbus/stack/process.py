@@ -7,6 +7,7 @@ mentions our state directory: `down` must never stop something the project did n
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -15,6 +16,9 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+EPHEMERAL_RANGE = "/proc/sys/net/ipv4/ip_local_port_range"
+PRIVATE_PORTS_FROM = 20000  # above the well-known services a machine may run
 
 
 class StackError(RuntimeError):
@@ -31,11 +35,18 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nothing listens on now (the kernel's pick), for a process started next."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+def free_port(host: str = "127.0.0.1", count: int = 1) -> int:
+    """The first of `count` consecutive ports nothing is bound to now, for a process started
+    next (processor worker N serves metrics on the base port + N).
+
+    Chosen below the kernel's ephemeral range: a port from that range can be taken by any
+    outgoing connection (the bus opens many) before the process that was meant to bind it."""
+    lowest_ephemeral = int(Path(EPHEMERAL_RANGE).read_text().split()[0])
+    for _ in range(500):
+        base = random.randrange(PRIVATE_PORTS_FROM, lowest_ephemeral - count)
+        if all(port_is_free(host, base + i) for i in range(count)):
+            return base
+    raise StackError(f"no {count} consecutive free ports on {host} below {lowest_ephemeral}")
 
 
 def cpu_seconds(pid: int, thread: int | None = None) -> float:

@@ -205,7 +205,7 @@ def bus(stack, config, registry, new_topic, tmp_path) -> Iterator[Bus]:
         "topics": {topics[k]: {"schema": s} for k, s in schema_of.items()}
         | {topics["dlq"]: {"schema": None}},
         "dead_letters": {"processors": topics["dlq"]},
-        "metrics": {"ports": {"processor": free_port()}},
+        "metrics": {"ports": {"processor": free_port(count=2)}},  # workers 0 and 1
         "processors": {
             "app_id": app_id,
             "unmatched_after_s": 6,
@@ -500,6 +500,8 @@ def start_two_workers(bus: Bus) -> None:
     bus.start(1)
     deadline = time.monotonic() + 120
     while sorted(n > 0 for n in group_members(bus)) != [True, True]:
+        for worker, proc in bus.workers.items():
+            assert proc.poll() is None, f"worker {worker} exited; see {bus.logs}"
         assert time.monotonic() < deadline, f"group never split: {group_members(bus)}"
         time.sleep(1)
 
