@@ -106,7 +106,7 @@ PROCESSING_SECONDS = Delays(
     "opdbus_processor_processing_seconds",
     "Time from an event's source commit to Kafka's acknowledgement of its integrated output",
     "output",
-    (0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 300, 900),
+    (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1, 2, 5, 10, 30, 60, 300, 900),
 )
 
 

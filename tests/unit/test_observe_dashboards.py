@@ -16,8 +16,12 @@ from opdbus.config import REPO_ROOT
 
 GRAFANA_DIR = REPO_ROOT / "config" / "grafana"
 DASHBOARDS = sorted((GRAFANA_DIR / "dashboards").glob("*.json"))
-# Where metrics are defined: the shared ones and the lag collector's.
-METRIC_SOURCES = [REPO_ROOT / "opdbus" / "metrics.py", REPO_ROOT / "opdbus" / "observe" / "lag.py"]
+# Where metrics are defined: the shared ones, each stage's own, and the lag collector's.
+METRIC_SOURCES = [
+    *REPO_ROOT.glob("*/metrics.py"),
+    *REPO_ROOT.glob("connectors/*/metrics.py"),
+    REPO_ROOT / "opdbus" / "observe" / "lag.py",
+]
 # Series Prometheus makes itself.
 BUILTIN_SERIES = {"up"}
 PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool"}
