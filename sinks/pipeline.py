@@ -19,16 +19,17 @@ import time
 from collections.abc import Callable, Iterable
 
 import psycopg
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from opdbus.config import Config
 from opdbus.metrics import EVENTS_FAILED
 from opdbus.sinks import metrics, offsets
-from opdbus.sinks.batch import Assembler, Batch, Message, Position
+from opdbus.sinks.batch import Assembler, Batch, Position
 from opdbus.sinks.dead_letters import DeadLetterQueue, DeliveryError
 from opdbus.sinks.decode import RegistryUnavailable, WireDecoder
 from opdbus.sinks.offsets import OffsetsMoved
+from opdbus.sinks.reader import BatchReader
 from opdbus.sinks.rows import RowMapper
 from opdbus.sinks.tables import topic_entities
 from opdbus.sinks.writer import Writer, connect
@@ -36,7 +37,6 @@ from opdbus.sinks.writer import Writer, connect
 STAGE = "sink"
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 30.0
-IDLE_WAIT_S = 0.5
 OFFSETS_CHECK_S = 1.0
 # What a retry can cure; anything else is a bug and stops the process (exit non-zero).
 RETRYABLE: tuple[type[Exception], ...] = (
@@ -81,17 +81,17 @@ class Pipeline:
         self.config = config
         self.group = group
         self.application = application
-        self.max_events = int(sink["batch_max_events"])
-        self.max_wait_s = int(sink["batch_max_wait_ms"]) / 1000
         entities = topic_entities(config, topics)
         self.writer = Writer(config, schema, group, set(entities.values()), application)
         decoder = WireDecoder(SchemaRegistryClient(config.registry_client_conf()))
         self.assembler = Assembler(
             decoder, {topic: RowMapper(self.writer.tables[e]) for topic, e in entities.items()}
         )
+        self.reader = BatchReader(
+            self.assembler, int(sink["batch_max_events"]), int(sink["batch_max_wait_ms"]) / 1000
+        )
         self.dead_letters = DeadLetterQueue(config, dlq_headers)
         self.on_committed = on_committed
-        self.batch = Batch()
         self._reader: psycopg.Connection | None = None  # offsets reads, off the apply thread
         self._failures = 0
         self._checked = 0.0
@@ -121,44 +121,6 @@ class Pipeline:
         for tp in tps:
             self.positions.pop(tp, None)
 
-    def collect(
-        self,
-        consumer: Consumer,
-        stop: threading.Event,
-        accept: Callable[[Message], bool] | None = None,
-    ) -> Batch:
-        """Messages until the batch is full or old enough, or stop; an empty batch when nothing
-        came for a while (the caller may look around then). self.batch is replaced under us
-        by a revocation."""
-        self.batch = Batch()
-        while not stop.is_set():
-            room = self.max_events - len(self.batch)
-            if self.batch.messages:
-                wait = self.batch.opened + self.max_wait_s - time.monotonic()
-                if room <= 0 or wait <= 0:
-                    break
-            else:
-                wait = IDLE_WAIT_S
-            messages = consumer.consume(num_messages=min(room, 5000), timeout=max(wait, 0))
-            good = []
-            for message in messages:
-                error = message.error()
-                if error is None:
-                    if accept is None or accept(message):
-                        good.append(message)
-                elif error.fatal():
-                    raise RuntimeError(f"Kafka consumer failed: {error}")
-                elif error.code() != KafkaError._PARTITION_EOF:
-                    log.warning("consumer: %s", error)
-            self.assembler.add_all(self.batch, good)
-            if not messages and not self.batch.messages:
-                break
-        return self.batch
-
-    def discard(self) -> None:
-        """Forget the batch being read (its partitions are being revoked)."""
-        self.batch = Batch()
-
     def rewind(self, consumer: Consumer, stop: threading.Event) -> None:
         """Seek every assigned partition to its stored offset (retrying while the database is
         unreachable: reading on from anywhere else would skip or repeat events)."""
@@ -178,7 +140,7 @@ class Pipeline:
         for (topic, partition), offset in stored.items():
             start = OFFSET_BEGINNING if offset is None else offset
             consumer.seek(TopicPartition(topic, partition, start))
-        self.batch = Batch()
+        self.reader.discard()
 
     def check_offsets(self, consumer: Consumer, stop: threading.Event) -> None:
         """While idle, at most once per OFFSETS_CHECK_S: if someone moved the stored offsets
