@@ -326,8 +326,8 @@ def drain(args: argparse.Namespace, config, urls: dict[str, str]) -> None:
     )
     print(f"  {'of which stolen by the host':<28} {steal:7.1f} s   ({steal / wall:.2f} of a core)")
     # The shares above include the settle time after the last row, when little runs.
-    in_flow = (busy_to_last_row - busy_before[0]) / took
-    print(f"the whole machine from the start to the last view row: {in_flow:.2f} of a core")
+    cores_to_last_row = (busy_to_last_row - busy_before[0]) / took
+    print(f"the whole machine from the start to the last view row: {cores_to_last_row:.2f} cores")
 
 
 # Where the delay builds up, each stage's histogram from the source's commit to its own step.

@@ -65,7 +65,7 @@ class Sink:
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Let the batch being applied finish, so the next owner starts from its offsets; the
         # one being read is dropped (its offsets were not stored).
-        self.pipeline.reader.discard()
+        self.pipeline.batches.discard()
         self.pipeline.drain()
         self.pipeline.forget((p.topic, p.partition) for p in partitions)
         consumer.unassign()
@@ -101,7 +101,7 @@ class Sink:
             while not self.stop.is_set():
                 if self.pipeline.recover(self.consumer, self.stop):
                     continue
-                batch = self.pipeline.reader.collect(self.consumer, self.stop)
+                batch = self.pipeline.batches.collect(self.consumer, self.stop)
                 self._report_progress()
                 if batch.messages:
                     self.pipeline.submit(batch)

@@ -87,7 +87,7 @@ class Pipeline:
         self.assembler = Assembler(
             decoder, {topic: RowMapper(self.writer.tables[e]) for topic, e in entities.items()}
         )
-        self.reader = BatchReader(
+        self.batches = BatchReader(
             self.assembler, int(sink["batch_max_events"]), int(sink["batch_max_wait_ms"]) / 1000
         )
         self.dead_letters = DeadLetterQueue(config, dlq_headers)
@@ -140,7 +140,7 @@ class Pipeline:
         for (topic, partition), offset in stored.items():
             start = OFFSET_BEGINNING if offset is None else offset
             consumer.seek(TopicPartition(topic, partition, start))
-        self.reader.discard()
+        self.batches.discard()
 
     def check_offsets(self, consumer: Consumer, stop: threading.Event) -> None:
         """While idle, at most once per OFFSETS_CHECK_S: if someone moved the stored offsets

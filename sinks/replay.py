@@ -151,7 +151,7 @@ class Rebuild:
                     self._reopen()
                     continue
                 return True
-            batch = self.pipeline.reader.collect(self.consumer, stop, self._accept)
+            batch = self.pipeline.batches.collect(self.consumer, stop, self._accept)
             if batch.messages:
                 self.pipeline.submit(batch)
                 progress(self.done(), self.total)
