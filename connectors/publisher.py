@@ -9,7 +9,6 @@ at-least-once, with the same event ids, so downstream stays idempotent.
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -149,10 +148,7 @@ class Publisher:
         for topic, count in batch.sent.items():
             EVENTS_OUT.labels(STAGE, topic).inc(count)
         if batch.source_ts_ms:  # source commit to confirmed ack, as the cursor sees it
-            now = time.time()
-            SOURCE_TO_ACK.observe_all(
-                self.source, [max(0.0, now - ts_ms / 1000) for ts_ms in batch.source_ts_ms]
-            )
+            SOURCE_TO_ACK.observe_since(self.source, batch.source_ts_ms)
             self._last_event.set(max(batch.source_ts_ms) / 1000)
         return batch.total
 

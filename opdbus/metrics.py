@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 
@@ -62,6 +63,12 @@ class Delays:
             for i, n in enumerate(counts):
                 kept[i] += n
             self._sums[label_value] = self._sums.get(label_value, 0.0) + total
+
+    def observe_since(self, label_value: str, source_ms: Iterable[int]) -> None:
+        """Delays from source commit times (epoch ms) to now; never below 0, as the source's
+        clock and ours may disagree a little."""
+        now = time.time()
+        self.observe_all(label_value, [max(0.0, now - ms / 1000) for ms in source_ms])
 
     def collect(self) -> Iterator[HistogramMetricFamily]:
         family = HistogramMetricFamily(self.name, self.documentation, labels=[self.label])

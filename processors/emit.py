@@ -8,7 +8,6 @@ failed send is read again after the restart instead of being skipped.
 
 from __future__ import annotations
 
-import time
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -110,6 +109,5 @@ class Emitter:
                 f"{len(failures)} sends failed ({failures[0] if failures else 'none'}), "
                 f"{left} not acknowledged after {timeout_s:.0f}s"
             )
-        now = time.time()
         for topic, source_ms in sent.items():
-            PROCESSING_SECONDS.observe_all(topic, [max(0.0, now - ms / 1000) for ms in source_ms])
+            PROCESSING_SECONDS.observe_since(topic, source_ms)
