@@ -2,9 +2,9 @@
 
 A batch closes at sink.batch_max_events messages or sink.batch_max_wait_ms after its first
 message, whichever comes first. consumer.consume(n, timeout) returns early only once it holds
-n messages (confluent-kafka 2.16, measured: asked for 5,000 while 100/s arrived, it returned
-after its whole timeout), so an empty batch asks for one message and only then for the rest:
-asked for more, it would wait out the idle wait before its own age began to count.
+n messages (confluent-kafka 2.16; `benchmarks/consume_wait.py` shows it), so an empty batch
+asks for one message and only then for the rest: asked for more, it would wait out the idle
+wait before its own age began to count.
 """
 
 from __future__ import annotations
